@@ -1,0 +1,18 @@
+//! What the trainer and the browser must agree on: the DCGAN itself, the seed → latent
+//! algorithm, the tensor → pixel conversion and the generator weights file format.
+//!
+//! Everything here compiles for native targets and for `wasm32`, and nothing here picks a
+//! backend: callers pass a burn [`Device`](burn::tensor::Device).
+
+pub mod latent;
+pub mod model;
+pub mod pixels;
+pub mod weights;
+
+pub use latent::{LATENT_ALGORITHM, latent_batch, latent_for_seed};
+pub use model::{
+    DiscNorm, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, IMAGE_SIZE, LATENT_DIM,
+    trainable_params,
+};
+pub use pixels::{RgbImage, to_rgb_images};
+pub use weights::{WeightsError, load_generator, generator_to_bytes, read_generator_config};

@@ -1,0 +1,280 @@
+//! The portrait DCGAN at 64×64: a generator and a discriminator whose 1024-d feature layer
+//! drives the generator by feature matching (Salimans et al. 2016).
+//!
+//! Layer by layer this is the seed article's network (see the PyTorch reference); `width`
+//! scales every hidden layer, 64 being the article's.
+
+use burn::module::{Initializer, Module, ModuleVisitor, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, InstanceNorm, InstanceNormConfig, Linear, LinearConfig,
+    PaddingConfig2d,
+};
+use burn::tensor::activation::{leaky_relu, relu, sigmoid};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// Length of the latent vector the article's generator takes.
+pub const LATENT_DIM: usize = 128;
+/// Side of the square images the network makes and judges.
+pub const IMAGE_SIZE: usize = 64;
+/// Size of the discriminator's feature layer used for feature matching.
+pub const FEATURE_DIM: usize = 1024;
+/// Negative slope of every LeakyReLU in the discriminator.
+const LEAKY_SLOPE: f64 = 0.2;
+
+/// DCGAN initialisation: conv weights and BatchNorm scales drawn around these values.
+const INIT_CONV: Initializer = Initializer::Normal { mean: 0.0, std: 0.02 };
+const INIT_NORM_SCALE: Initializer = Initializer::Normal { mean: 1.0, std: 0.02 };
+
+/// The architecture of a generator, stored inside every weights file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeneratorConfig {
+    /// Length of the latent vector.
+    pub latent_dim: usize,
+    /// Width multiplier `w`: hidden layers have 16w, 8w, 4w and 2w channels.
+    pub width: usize,
+}
+
+impl GeneratorConfig {
+    pub fn new(width: usize) -> Self {
+        Self { latent_dim: LATENT_DIM, width }
+    }
+
+    /// A freshly initialised generator (weights N(0, 0.02), BatchNorm γ N(1, 0.02), β 0).
+    pub fn init(&self, device: &Device) -> Generator {
+        let w = self.width;
+        let channels = [self.latent_dim, 16 * w, 8 * w, 4 * w, 2 * w];
+        let blocks = channels
+            .windows(2)
+            .enumerate()
+            .map(|(i, pair)| {
+                // The first layer grows 1×1 to 4×4; the others double the size.
+                let (stride, padding) = if i == 0 { (1, 0) } else { (2, 1) };
+                GenBlock {
+                    conv: ConvTranspose2dConfig::new([pair[0], pair[1]], [4, 4])
+                        .with_stride([stride, stride])
+                        .with_padding([padding, padding])
+                        .with_bias(false)
+                        .with_initializer(INIT_CONV)
+                        .init(device),
+                    norm: batch_norm(pair[1], device),
+                }
+            })
+            .collect();
+        let output = ConvTranspose2dConfig::new([2 * w, 3], [4, 4])
+            .with_stride([2, 2])
+            .with_padding([1, 1])
+            .with_initializer(INIT_CONV)
+            .init(device);
+        Generator { blocks, output, latent_dim: self.latent_dim }
+    }
+}
+
+/// How the discriminator normalises its hidden layers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiscNorm {
+    /// BatchNorm, as in the DCGAN paper and the article.
+    #[default]
+    Batch,
+    /// Affine InstanceNorm, as in the seed's code.
+    Instance,
+}
+
+/// The architecture of a discriminator, stored in checkpoints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscriminatorConfig {
+    /// Width multiplier `w`: conv layers have w, 2w, 4w and 8w channels.
+    pub width: usize,
+    pub norm: DiscNorm,
+}
+
+impl DiscriminatorConfig {
+    pub fn new(width: usize, norm: DiscNorm) -> Self {
+        Self { width, norm }
+    }
+
+    pub fn init(&self, device: &Device) -> Discriminator {
+        let w = self.width;
+        let conv = |from: usize, to: usize, bias: bool| {
+            Conv2dConfig::new([from, to], [4, 4])
+                .with_stride([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_bias(bias)
+                .with_initializer(INIT_CONV)
+                .init(device)
+        };
+        let blocks = [w, 2 * w, 4 * w, 8 * w]
+            .windows(2)
+            .map(|pair| DiscBlock {
+                conv: conv(pair[0], pair[1], false),
+                norm: match self.norm {
+                    DiscNorm::Batch => Norm2d::Batch(batch_norm(pair[1], device)),
+                    DiscNorm::Instance => {
+                        let mut norm = InstanceNormConfig::new(pair[1]).init(device);
+                        norm.gamma = Some(INIT_NORM_SCALE.init([pair[1]], device));
+                        Norm2d::Instance(norm)
+                    }
+                },
+            })
+            .collect();
+        let flat = 8 * w * 4 * 4;
+        Discriminator {
+            input: conv(3, w, true),
+            blocks,
+            features: LinearConfig::new(flat, FEATURE_DIM).init(device),
+            head: LinearConfig::new(FEATURE_DIM, 1).init(device),
+        }
+    }
+}
+
+fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
+    let mut norm = BatchNormConfig::new(channels).init(device);
+    norm.gamma = INIT_NORM_SCALE.init([channels], device);
+    norm
+}
+
+/// ConvTranspose → BatchNorm → ReLU.
+#[derive(Module, Debug)]
+pub struct GenBlock {
+    conv: ConvTranspose2d,
+    norm: BatchNorm,
+}
+
+/// Latent vector → 64×64 RGB image in [-1, 1].
+#[derive(Module, Debug)]
+pub struct Generator {
+    blocks: Vec<GenBlock>,
+    output: ConvTranspose2d,
+    latent_dim: usize,
+}
+
+impl Generator {
+    /// `[batch, latent_dim]` → `[batch, 3, 64, 64]`, values in [-1, 1].
+    pub fn forward(&self, latent: Tensor<2>) -> Tensor<4> {
+        let [batch, dim] = latent.dims();
+        assert_eq!(dim, self.latent_dim, "latent has {dim} values, the generator takes {}", self.latent_dim);
+        let mut x = latent.reshape([batch, dim, 1, 1]);
+        for block in &self.blocks {
+            x = relu(block.norm.forward(block.conv.forward(x)));
+        }
+        self.output.forward(x).tanh()
+    }
+
+    pub fn latent_dim(&self) -> usize {
+        self.latent_dim
+    }
+}
+
+/// The discriminator's hidden-layer normalisation (see [`DiscNorm`]).
+#[derive(Module, Debug)]
+pub enum Norm2d {
+    Batch(BatchNorm),
+    Instance(InstanceNorm),
+}
+
+impl Norm2d {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Norm2d::Batch(norm) => norm.forward(x),
+            Norm2d::Instance(norm) => norm.forward(x),
+        }
+    }
+}
+
+/// Conv (no bias) → norm → LeakyReLU(0.2).
+#[derive(Module, Debug)]
+pub struct DiscBlock {
+    conv: Conv2d,
+    norm: Norm2d,
+}
+
+/// What the discriminator says about a batch.
+pub struct Judgement {
+    /// The 1024-d feature layer (before its activation): what feature matching compares.
+    pub features: Tensor<2>,
+    /// Probability that each image is real, `[batch, 1]`.
+    pub real_probability: Tensor<2>,
+}
+
+/// 64×64 RGB image → (features, probability of being real).
+#[derive(Module, Debug)]
+pub struct Discriminator {
+    input: Conv2d,
+    blocks: Vec<DiscBlock>,
+    features: Linear,
+    head: Linear,
+}
+
+impl Discriminator {
+    pub fn forward(&self, images: Tensor<4>) -> Judgement {
+        let mut x = leaky_relu(self.input.forward(images), LEAKY_SLOPE);
+        for block in &self.blocks {
+            x = leaky_relu(block.norm.forward(block.conv.forward(x)), LEAKY_SLOPE);
+        }
+        let features = self.features.forward(x.flatten(1, 3));
+        let logit = self.head.forward(leaky_relu(features.clone(), LEAKY_SLOPE));
+        Judgement { features, real_probability: sigmoid(logit) }
+    }
+}
+
+/// Counts a module's learned parameters: [`Module::num_params`] minus BatchNorm's running
+/// statistics, which burn visits as tensors too. This is the number PyTorch reports.
+pub fn trainable_params<M: Module>(module: &M) -> usize {
+    #[derive(Default)]
+    struct Counter {
+        path: Vec<String>,
+        total: usize,
+    }
+    impl ModuleVisitor for Counter {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if !self.path.last().is_some_and(|name| name.starts_with("running_")) {
+                self.total += param.lazy_shape().num_elements();
+            }
+        }
+    }
+    let mut counter = Counter::default();
+    module.visit(&mut counter);
+    counter.total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The PyTorch reference of this exact design has these parameter counts at width 64.
+    #[test]
+    fn parameter_counts_match_the_reference_at_width_64() {
+        let device = Device::flex();
+        let g = GeneratorConfig::new(64).init(&device);
+        let d = DiscriminatorConfig::new(64, DiscNorm::Batch).init(&device);
+        assert_eq!(trainable_params(&g), 13_117_187);
+        assert_eq!(trainable_params(&d), 11_148_097);
+        let d_instance = DiscriminatorConfig::new(64, DiscNorm::Instance).init(&device);
+        assert_eq!(trainable_params(&d_instance), 11_148_097);
+    }
+
+    #[test]
+    fn shapes_flow_through_both_networks() {
+        let device = Device::flex();
+        let g = GeneratorConfig::new(4).init(&device);
+        let d = DiscriminatorConfig::new(4, DiscNorm::Instance).init(&device);
+        let z = crate::latent_batch(&[1, 2, 3], LATENT_DIM, &device);
+        let images = g.forward(z);
+        assert_eq!(images.dims(), [3, 3, IMAGE_SIZE, IMAGE_SIZE]);
+        let values: Vec<f32> = images.clone().into_data().try_to_vec::<f32>().unwrap();
+        assert!(values.iter().all(|v| (-1.0..=1.0).contains(v)));
+        let judgement = d.forward(images);
+        assert_eq!(judgement.features.dims(), [3, FEATURE_DIM]);
+        assert_eq!(judgement.real_probability.dims(), [3, 1]);
+        let p: Vec<f32> = judgement.real_probability.into_data().try_to_vec::<f32>().unwrap();
+        assert!(p.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+}

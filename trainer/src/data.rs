@@ -1,0 +1,289 @@
+//! The training set: every image under a folder, decoded in parallel, brought to 64×64 without
+//! squashing (scale the short side, centre-crop) and held in memory; plus the batches the
+//! training loop consumes, prepared on a background thread while the device works.
+
+use anyhow::{Result, bail};
+use image::{DynamicImage, ImageReader, Limits, imageops::FilterType};
+use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use crate::augment::{Augmentation, Rgb};
+
+/// File extensions considered images.
+const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff", "pgm", "ppm", "pnm", "tga", "qoi"];
+/// Largest image side accepted: anything larger is rejected before decoding (decompression bombs).
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
+/// Largest decoder allocation accepted.
+const MAX_DECODE_BYTES: u64 = 1 << 30;
+
+/// Every image file under `root`, recursively, sorted so runs see the same order everywhere.
+pub fn find_images(root: &Path) -> Result<Vec<PathBuf>> {
+    if !root.is_dir() {
+        bail!("the data folder {} does not exist or is not a folder", root.display());
+    }
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| anyhow::anyhow!("cannot read folder {}: {e}", dir.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if has_image_extension(&path) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+pub fn has_image_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Decodes one image with size limits, honouring EXIF orientation.
+pub fn decode(path: &Path) -> Result<DynamicImage, String> {
+    let mut reader = ImageReader::open(path)
+        .map_err(|e| e.to_string())?
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?;
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|e| e.to_string())?;
+    let orientation = image::ImageDecoder::orientation(&mut decoder).ok();
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
+    if let Some(orientation) = orientation {
+        image.apply_orientation(orientation);
+    }
+    Ok(image)
+}
+
+/// Flattens transparency onto neutral grey and returns 8-bit RGB.
+pub fn flatten_to_rgb(image: &DynamicImage) -> image::RgbImage {
+    if !image.color().has_alpha() {
+        return image.to_rgb8();
+    }
+    let rgba = image.to_rgba8();
+    let mut rgb = image::RgbImage::new(rgba.width(), rgba.height());
+    for (out, px) in rgb.pixels_mut().zip(rgba.pixels()) {
+        let alpha = px[3] as u32;
+        for c in 0..3 {
+            out[c] = ((px[c] as u32 * alpha + 128 * (255 - alpha) + 127) / 255) as u8;
+        }
+    }
+    rgb
+}
+
+/// Scales the short side to `size` and centre-crops: no squashing.
+pub fn to_square(image: &DynamicImage, size: u32) -> Rgb {
+    let rgb = DynamicImage::ImageRgb8(flatten_to_rgb(image));
+    let square = if rgb.width() == size && rgb.height() == size {
+        rgb
+    } else {
+        rgb.resize_to_fill(size, size, FilterType::Lanczos3)
+    };
+    Rgb { size: size as usize, pixels: square.into_rgb8().into_raw() }
+}
+
+/// Images in memory plus what could not be read.
+pub struct Dataset {
+    pub images: Vec<Rgb>,
+    /// Files that could not be decoded, with the reason.
+    pub unreadable: Vec<(PathBuf, String)>,
+}
+
+impl Dataset {
+    /// Loads every image under `root` at `size`×`size`. Unreadable files are skipped and
+    /// reported; an empty result is an error.
+    pub fn load(root: &Path, size: u32, show_progress: bool) -> Result<Self> {
+        let paths = find_images(root)?;
+        if paths.is_empty() {
+            bail!(
+                "no images found under {} (looked for {})",
+                root.display(),
+                IMAGE_EXTENSIONS.join(", ")
+            );
+        }
+        let bar = if show_progress {
+            ProgressBar::new(paths.len() as u64).with_style(
+                ProgressStyle::with_template("loading images {bar:30} {pos}/{len} {elapsed}").unwrap(),
+            )
+        } else {
+            ProgressBar::hidden()
+        };
+        let results: Vec<_> = paths
+            .par_iter()
+            .progress_with(bar.clone())
+            .map(|path| decode(path).map(|image| to_square(&image, size)))
+            .collect();
+        bar.finish_and_clear();
+        let mut images = Vec::new();
+        let mut unreadable = Vec::new();
+        for (path, result) in paths.into_iter().zip(results) {
+            match result {
+                Ok(image) => images.push(image),
+                Err(why) => unreadable.push((path, why)),
+            }
+        }
+        if images.is_empty() {
+            bail!("none of the {} image files under {} could be read", unreadable.len(), root.display());
+        }
+        Ok(Self { images, unreadable })
+    }
+}
+
+/// One training batch: NCHW floats in [-1, 1] plus the raw (augmented) images for previews.
+pub struct Batch {
+    pub values: Vec<f32>,
+    pub images: Vec<Rgb>,
+}
+
+/// Which images each step uses and how they are augmented, derived from the run's seed and the
+/// step alone, so a resumed run sees exactly the batches the uninterrupted run would have.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchPlan {
+    pub seed: u64,
+    pub batch_size: usize,
+    pub dataset_len: usize,
+}
+
+impl BatchPlan {
+    /// Steps in one epoch (the last partial batch is dropped: BatchNorm needs full batches).
+    pub fn steps_per_epoch(&self) -> u64 {
+        (self.dataset_len / self.batch_size) as u64
+    }
+
+    /// An RNG for `purpose` at `index`, independent of every other (purpose, index).
+    pub fn rng(&self, purpose: u64, index: u64) -> ChaCha8Rng {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(purpose);
+        rng.set_word_pos(index as u128 * (1 << 40));
+        rng
+    }
+
+    /// Dataset indices of the images in `step`'s batch.
+    pub fn indices(&self, step: u64) -> Vec<usize> {
+        let epoch = step / self.steps_per_epoch();
+        let mut order: Vec<usize> = (0..self.dataset_len).collect();
+        order.shuffle(&mut self.rng(STREAM_SHUFFLE, epoch));
+        let start = (step % self.steps_per_epoch()) as usize * self.batch_size;
+        order[start..start + self.batch_size].to_vec()
+    }
+
+    pub fn batch(&self, images: &[Rgb], step: u64) -> Batch {
+        let mut rng = self.rng(STREAM_AUGMENT, step);
+        let images: Vec<Rgb> = self
+            .indices(step)
+            .into_iter()
+            .map(|i| Augmentation::draw(&mut rng).apply(&images[i]))
+            .collect();
+        let values = to_nchw(&images);
+        Batch { values, images }
+    }
+}
+
+/// RNG streams: one per purpose so they never overlap.
+pub const STREAM_SHUFFLE: u64 = 1;
+pub const STREAM_AUGMENT: u64 = 2;
+pub const STREAM_NOISE: u64 = 3;
+
+/// Converts RGB images to NCHW floats in [-1, 1].
+pub fn to_nchw(images: &[Rgb]) -> Vec<f32> {
+    let mut values = Vec::with_capacity(images.iter().map(|i| i.pixels.len()).sum());
+    for image in images {
+        for c in 0..3 {
+            values.extend(image.pixels.iter().skip(c).step_by(3).map(|&v| v as f32 / 127.5 - 1.0));
+        }
+    }
+    values
+}
+
+/// Prepares batches `first_step..end_step` on a background thread, two ahead of the consumer.
+pub fn spawn_batches(plan: BatchPlan, images: std::sync::Arc<Vec<Rgb>>, first_step: u64, end_step: u64) -> Receiver<Batch> {
+    let (sender, receiver): (SyncSender<Batch>, _) = sync_channel(2);
+    std::thread::spawn(move || {
+        for step in first_step..end_step {
+            if sender.send(plan.batch(&images, step)).is_err() {
+                return; // training stopped
+            }
+        }
+    });
+    receiver
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_image_is_used_once_per_epoch_and_plans_are_reproducible() {
+        let plan = BatchPlan { seed: 9, batch_size: 4, dataset_len: 10 };
+        assert_eq!(plan.steps_per_epoch(), 2);
+        let mut seen: Vec<usize> = (0..2).flat_map(|s| plan.indices(s)).collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 8);
+        assert_eq!(plan.indices(3), plan.indices(3));
+        assert_ne!(plan.indices(0), plan.indices(2), "each epoch reshuffles");
+        let images: Vec<Rgb> = (0..10).map(|i| Rgb { size: 2, pixels: vec![i * 20; 12] }).collect();
+        assert_eq!(plan.batch(&images, 5).values, plan.batch(&images, 5).values);
+    }
+
+    #[test]
+    fn nchw_layout_and_range() {
+        let image = Rgb { size: 1, pixels: vec![0, 255, 51] };
+        let v = to_nchw(&[image.clone(), image]);
+        assert_eq!(v.len(), 6);
+        assert_eq!(v[0], -1.0);
+        assert_eq!(v[1], 1.0);
+        assert!((v[2] - -0.6).abs() < 1e-6);
+    }
+
+    #[test]
+    fn squares_are_cropped_not_squashed() {
+        // A 4×2 image: left half black, right half white → after a centre crop to 2×2 and no
+        // resize the left column is black, the right white.
+        let mut img = image::RgbImage::new(4, 2);
+        for (x, _, p) in img.enumerate_pixels_mut() {
+            *p = if x < 2 { image::Rgb([0, 0, 0]) } else { image::Rgb([255, 255, 255]) };
+        }
+        let square = to_square(&DynamicImage::ImageRgb8(img), 2);
+        assert_eq!(square.pixels.len(), 12);
+        assert!(square.pixels[0] < 40 && square.pixels[3] > 215, "{:?}", square.pixels);
+    }
+
+    #[test]
+    fn transparency_is_flattened_on_grey() {
+        let img = image::RgbaImage::from_raw(2, 1, vec![255, 0, 0, 0, 255, 0, 0, 255]).unwrap();
+        let rgb = flatten_to_rgb(&DynamicImage::ImageRgba8(img));
+        assert_eq!(rgb.into_raw(), vec![128, 128, 128, 255, 0, 0]);
+    }
+
+    #[test]
+    fn missing_empty_and_broken_folders_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Dataset::load(&dir.path().join("nope"), 8, false).err().unwrap().to_string();
+        assert!(err.contains("does not exist"), "{err}");
+        let err = Dataset::load(dir.path(), 8, false).err().unwrap().to_string();
+        assert!(err.contains("no images found"), "{err}");
+        std::fs::write(dir.path().join("broken.jpg"), b"not a jpeg").unwrap();
+        let err = Dataset::load(dir.path(), 8, false).err().unwrap().to_string();
+        assert!(err.contains("could be read"), "{err}");
+        image::RgbImage::new(10, 20).save(dir.path().join("ok.png")).unwrap();
+        let data = Dataset::load(dir.path(), 8, false).unwrap();
+        assert_eq!((data.images.len(), data.unreadable.len()), (1, 1));
+        assert!(data.unreadable[0].0.ends_with("broken.jpg"));
+    }
+}

@@ -1,0 +1,225 @@
+//! `trainer`: learns to paint portraits with a DCGAN on the GPU (burn + wgpu), exports the
+//! generator for the browser and samples portraits by seed.
+//!
+//! Pipeline: data (load + augment) → model (in `atelier-shared`) → training → export → sample.
+
+mod atomic;
+mod augment;
+mod checkpoint;
+mod data;
+mod device;
+mod export;
+mod grid;
+mod tensorboard;
+mod training;
+
+use anyhow::Result;
+use atelier_shared::DiscNorm;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+use device::DeviceChoice;
+use export::Format;
+use training::{GeneratorLoss, TrainOptions, TrainRequest};
+
+#[derive(Parser)]
+#[command(name = "trainer", version, about = "Train a portrait-painting GAN and sample portraits from it")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train the GAN on a folder of images (checkpoints, samples and TensorBoard logs go to --run).
+    Train(TrainArgs),
+    /// Write the generator of a run to a weights file.
+    Export(ExportArgs),
+    /// Generate portraits from a weights file: seed N, N+1, …
+    Sample(SampleArgs),
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Folder of training images (searched recursively; any size, centre-cropped to 64×64).
+    #[arg(long)]
+    data: PathBuf,
+    /// Run folder for checkpoints, samples, metrics and logs [default: runs/<UTC timestamp>].
+    #[arg(long)]
+    run: Option<PathBuf>,
+    /// Passes over the data [default: 100].
+    #[arg(long)]
+    epochs: Option<u64>,
+    /// Images per step.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Width multiplier of both networks (64 is the article's; smaller trains faster).
+    #[arg(long, default_value_t = 64)]
+    width: usize,
+    /// Generator learning rate (Adam, β = (0.5, 0.99), ε = 1e-8).
+    #[arg(long, default_value_t = 1e-4)]
+    lr_g: f64,
+    /// Discriminator learning rate.
+    #[arg(long, default_value_t = 2e-4)]
+    lr_d: f64,
+    /// Generator loss.
+    #[arg(long, value_enum, default_value_t = GeneratorLoss::FeatureMatching)]
+    g_loss: GeneratorLoss,
+    /// Discriminator normalisation.
+    #[arg(long, value_enum, default_value_t = NormArg::Batch)]
+    disc_norm: NormArg,
+    /// Seed of the initial weights, data order, augmentation and noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Where to train.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Steps between checkpoints.
+    #[arg(long, default_value_t = 500)]
+    checkpoint_every: u64,
+    /// Steps between sample grids.
+    #[arg(long, default_value_t = 200)]
+    sample_every: u64,
+    /// Steps between reading losses back from the device (progress bar, metrics.csv, TensorBoard).
+    #[arg(long, default_value_t = 10)]
+    log_every: u64,
+    /// Continue the run in --run from its last checkpoint (its saved options are used; --epochs may extend it).
+    #[arg(long, requires = "run")]
+    resume: bool,
+    /// Stop after this many steps in this invocation (the run stays resumable).
+    #[arg(long, hide = true)]
+    max_steps: Option<u64>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum NormArg {
+    Batch,
+    Instance,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// Training run folder.
+    #[arg(long)]
+    run: PathBuf,
+    /// Output file.
+    #[arg(long)]
+    out: PathBuf,
+    /// Store conv and linear weights as 16-bit floats (half the size; for the web).
+    #[arg(long)]
+    half: bool,
+    /// File format.
+    #[arg(long, value_enum, default_value_t = Format::Burnpack)]
+    format: Format,
+}
+
+#[derive(Args)]
+struct SampleArgs {
+    /// Generator weights (from `trainer export` or a run's generator.bpk).
+    #[arg(long)]
+    weights: PathBuf,
+    /// Seed of the first portrait.
+    #[arg(long)]
+    seed: u64,
+    /// Number of portraits (seeds N, N+1, …).
+    #[arg(long, default_value_t = 1)]
+    count: usize,
+    /// Put all portraits in one grid image instead of one file each.
+    #[arg(long)]
+    grid: bool,
+    /// Output PNG (one portrait or --grid), or folder (several portraits).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn main() {
+    if let Err(error) = run(Cli::parse()) {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Train(args) => train(args),
+        Command::Export(args) => {
+            let step = export::export(&args.run, &args.out, args.half, args.format)?;
+            let size = std::fs::metadata(&args.out)?.len();
+            println!("wrote {} ({:.1} MB, generator at step {step})", args.out.display(), size as f64 / 1e6);
+            Ok(())
+        }
+        Command::Sample(args) => {
+            let written = export::sample(&args.weights, args.seed, args.count, args.grid, &args.out)?;
+            for path in written {
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn train(args: TrainArgs) -> Result<()> {
+    let run = args.run.unwrap_or_else(|| PathBuf::from("runs").join(utc_timestamp()));
+    let options = TrainOptions {
+        data: args.data,
+        epochs: args.epochs.unwrap_or(100),
+        batch_size: args.batch_size,
+        width: args.width,
+        lr_g: args.lr_g,
+        lr_d: args.lr_d,
+        g_loss: args.g_loss,
+        disc_norm: match args.disc_norm {
+            NormArg::Batch => DiscNorm::Batch,
+            NormArg::Instance => DiscNorm::Instance,
+        },
+        seed: args.seed,
+        checkpoint_every: args.checkpoint_every,
+        sample_every: args.sample_every,
+        log_every: args.log_every,
+    };
+    println!("run folder: {}", run.display());
+    let outcome = training::train(TrainRequest {
+        options,
+        run,
+        resume: args.resume,
+        epochs_override: args.epochs,
+        device: args.device,
+        max_steps: args.max_steps,
+        progress: true,
+    })?;
+    println!(
+        "{} at step {}/{} on {} · D {:.4} · G {:.4} · {:.1} img/s",
+        if outcome.interrupted { "stopped" } else { "done" },
+        outcome.steps_done,
+        outcome.total_steps,
+        outcome.device,
+        outcome.last.d_loss,
+        outcome.last.g_loss,
+        outcome.images_per_second
+    );
+    let run = outcome.run.display();
+    println!("samples: {run}/samples/fake-latest.png · metrics: {run}/metrics.csv · tensorboard --logdir {run}");
+    if outcome.steps_done == outcome.total_steps {
+        println!("generator: {run}/generator.bpk (try: trainer sample --weights {run}/generator.bpk --seed 1 --count 16 --grid --out portraits.png)");
+    } else {
+        println!("continue with: trainer train --data … --run {run} --resume");
+    }
+    Ok(())
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC, for default run folder names.
+fn utc_timestamp() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
+    format!("{year:04}{month:02}{day:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}

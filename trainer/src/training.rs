@@ -1,0 +1,437 @@
+//! `trainer train`: the GAN loop. Each step trains the discriminator with an MSE loss
+//! (real → 1, fake → 0), then the generator by feature matching on the discriminator's 1024-d
+//! feature layer (or, with `--g-loss lsgan`, the seed code's MSE(D(G(z)), 1)).
+
+use anyhow::{Context, Result, bail};
+use atelier_shared::{DiscNorm, DiscriminatorConfig, GeneratorConfig, IMAGE_SIZE, latent_batch, to_rgb_images};
+use burn::module::Module;
+use burn::nn::loss::{MseLoss, Reduction};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use clap::ValueEnum;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use crate::checkpoint::{self, CheckpointState, TrainingState};
+use crate::data::{BatchPlan, Dataset, STREAM_NOISE, spawn_batches};
+use crate::device::{DeviceChoice, SelectedDevice};
+use crate::tensorboard::EventWriter;
+use crate::{export, grid};
+
+/// What drives the generator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum GeneratorLoss {
+    /// MSE between batch means of D's 1024-d features on fake and real images (the article).
+    FeatureMatching,
+    /// MSE(D(G(z)), 1), the seed code's least-squares loss.
+    Lsgan,
+}
+
+/// Everything that defines a run; stored in its checkpoints.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainOptions {
+    pub data: PathBuf,
+    pub epochs: u64,
+    pub batch_size: usize,
+    pub width: usize,
+    pub lr_g: f64,
+    pub lr_d: f64,
+    pub g_loss: GeneratorLoss,
+    pub disc_norm: DiscNorm,
+    pub seed: u64,
+    pub checkpoint_every: u64,
+    pub sample_every: u64,
+    /// Steps between reading losses back from the device (each read waits for the device).
+    pub log_every: u64,
+}
+
+/// Adam as the seed configured it (PyTorch's ε, not burn's default 1e-5).
+fn adam() -> ModuleOptimizer {
+    AdamConfig::new().with_beta_1(0.5).with_beta_2(0.99).with_epsilon(1e-8).init()
+}
+
+/// Fixed seeds of the 4×4 sample grid, so grids of one run are comparable over time.
+const SAMPLE_SEEDS: std::ops::Range<u64> = 0..16;
+
+/// Feature matching (Salimans et al. 2016): MSE between the batch means of the features.
+pub fn feature_matching_loss(fake_features: Tensor<2>, real_features: Tensor<2>) -> Tensor<1> {
+    let fake_mean = fake_features.mean_dim(0);
+    let real_mean = real_features.detach().mean_dim(0);
+    MseLoss::new().forward(fake_mean, real_mean, Reduction::Mean)
+}
+
+/// Scalars of one step, read back from the device.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StepMetrics {
+    pub d_loss: f32,
+    pub g_loss: f32,
+    /// Mean D(x) on real images.
+    pub d_real: f32,
+    /// Mean D(G(z)) on fakes.
+    pub d_fake: f32,
+}
+
+impl StepMetrics {
+    fn from_values(v: &[f32]) -> Self {
+        Self { d_loss: v[0], g_loss: v[1], d_real: v[2], d_fake: v[3] }
+    }
+    fn is_finite(&self) -> bool {
+        [self.d_loss, self.g_loss, self.d_real, self.d_fake].iter().all(|v| v.is_finite())
+    }
+}
+
+/// How a call to [`train`] ended.
+#[derive(Debug)]
+pub struct TrainOutcome {
+    pub run: PathBuf,
+    pub steps_done: u64,
+    pub total_steps: u64,
+    pub interrupted: bool,
+    pub last: StepMetrics,
+    pub images_per_second: f64,
+    pub device: String,
+}
+
+/// Set by Ctrl-C: the loop saves a checkpoint and stops at the next step boundary.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+pub struct TrainRequest {
+    pub options: TrainOptions,
+    pub run: PathBuf,
+    pub resume: bool,
+    /// `--epochs` given on the command line (on resume it may extend the run).
+    pub epochs_override: Option<u64>,
+    pub device: DeviceChoice,
+    /// Stop after this many steps in this call (tests; the run stays resumable).
+    pub max_steps: Option<u64>,
+    pub progress: bool,
+}
+
+pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
+    let run = request.run.clone();
+    let resume_from = if request.resume {
+        Some(checkpoint::find(&run).with_context(|| {
+            format!("there is no checkpoint in {} to resume; start the run without --resume", run.display())
+        })?)
+    } else {
+        if checkpoint::find(&run).is_some() {
+            bail!(
+                "{} already holds a training run; continue it with --resume or choose another --run folder",
+                run.display()
+            );
+        }
+        None
+    };
+    let saved = resume_from.as_deref().map(checkpoint::read_state).transpose()?;
+    let mut options = saved.as_ref().map(|s| s.options.clone()).unwrap_or(request.options.clone());
+    if let Some(epochs) = request.epochs_override {
+        options.epochs = epochs;
+    }
+    validate(&options)?;
+    std::fs::create_dir_all(&run).with_context(|| format!("cannot create the run folder {}", run.display()))?;
+
+    let dataset = Dataset::load(&options.data, IMAGE_SIZE as u32, request.progress)?;
+    report_dataset(&options.data, &dataset);
+    if let Some(saved) = &saved
+        && saved.dataset_len != dataset.images.len()
+    {
+        eprintln!(
+            "warning: the data folder now has {} images, the run started with {}; the batch order changes",
+            dataset.images.len(),
+            saved.dataset_len
+        );
+    }
+    if dataset.images.len() < options.batch_size {
+        bail!(
+            "{} usable images in {}, fewer than one batch of {}; add images or lower --batch-size",
+            dataset.images.len(),
+            options.data.display(),
+            options.batch_size
+        );
+    }
+
+    let SelectedDevice { device, description, .. } = crate::device::select(request.device)?;
+    println!("device: {description}");
+    device.seed(options.seed);
+    let train_device = device.autodiff();
+
+    let generator_config = GeneratorConfig::new(options.width);
+    let discriminator_config = DiscriminatorConfig::new(options.width, options.disc_norm);
+    let fresh = TrainingState {
+        generator: generator_config.init(&train_device),
+        discriminator: discriminator_config.init(&train_device),
+        optimizer_g: adam(),
+        optimizer_d: adam(),
+    };
+    let (mut parts, start_step) = match (&resume_from, &saved) {
+        (Some(dir), Some(state)) => {
+            println!("resuming {} from step {}", run.display(), state.step);
+            (checkpoint::load(dir, fresh)?, state.step)
+        }
+        _ => (fresh, 0),
+    };
+
+    let plan = BatchPlan { seed: options.seed, batch_size: options.batch_size, dataset_len: dataset.images.len() };
+    let total_steps = options.epochs * plan.steps_per_epoch();
+    let end_step = request.max_steps.map_or(total_steps, |m| (start_step + m).min(total_steps));
+    let state_at = |step: u64, options: &TrainOptions| CheckpointState {
+        format_version: 1,
+        step,
+        options: options.clone(),
+        generator: generator_config.clone(),
+        discriminator: discriminator_config.clone(),
+        dataset_len: plan.dataset_len,
+    };
+
+    let mut events = EventWriter::create(&run)?;
+    let mut metrics_csv = open_metrics(&run)?;
+    let images = Arc::new(dataset.images);
+    let batches = spawn_batches(plan, images, start_step, end_step);
+    STOP.store(false, Ordering::SeqCst);
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
+
+    let bar = progress_bar(request.progress, total_steps, start_step);
+    let mse = MseLoss::new();
+    let mut last = StepMetrics::default();
+    let (mut window_start, mut window_images) = (Instant::now(), 0usize);
+    let mut images_per_second = 0.0;
+    let mut step = start_step;
+    let mut interrupted = false;
+
+    while step < end_step {
+        if STOP.load(Ordering::SeqCst) {
+            interrupted = true;
+            break;
+        }
+        let batch = batches.recv().context("the batch preparation thread stopped unexpectedly")?;
+        let real = Tensor::<4>::from_data(
+            TensorData::new(batch.values, [options.batch_size, 3, IMAGE_SIZE, IMAGE_SIZE]),
+            &train_device,
+        );
+        let noise = noise_batch(&plan, step, options.batch_size, generator_config.latent_dim, &train_device);
+
+        // Discriminator: real → 1, fake → 0.
+        let fake = parts.generator.forward(noise);
+        let on_real = parts.discriminator.forward(real);
+        let on_fake = parts.discriminator.forward(fake.clone().detach());
+        let p_real = on_real.real_probability;
+        let p_fake = on_fake.real_probability;
+        let d_loss = (mse.forward(p_real.clone(), p_real.ones_like(), Reduction::Mean)
+            + mse.forward(p_fake.clone(), p_fake.zeros_like(), Reduction::Mean))
+            / 2.0;
+        let grads = GradientsParams::from_grads(d_loss.backward(), &parts.discriminator);
+        parts.discriminator = parts.optimizer_d.step(options.lr_d, parts.discriminator, grads);
+
+        // Generator: through the updated discriminator, as the reference does.
+        let judged = parts.discriminator.forward(fake);
+        let g_loss = match options.g_loss {
+            GeneratorLoss::FeatureMatching => feature_matching_loss(judged.features, on_real.features),
+            GeneratorLoss::Lsgan => {
+                let p = judged.real_probability;
+                mse.forward(p.clone(), p.ones_like(), Reduction::Mean)
+            }
+        };
+        let grads = GradientsParams::from_grads(g_loss.backward(), &parts.generator);
+        parts.generator = parts.optimizer_g.step(options.lr_g, parts.generator, grads);
+
+        step += 1;
+        window_images += options.batch_size;
+        // Kept on the device; read back only every --log-every steps (a read waits for the device).
+        let scalars = Tensor::cat(vec![d_loss.detach(), g_loss.detach(), p_real.detach().mean(), p_fake.detach().mean()], 0);
+
+        let sample_now = step % options.sample_every == 0 || step == end_step;
+        let checkpoint_now = step % options.checkpoint_every == 0 || step == end_step;
+        if step % options.log_every == 0 || sample_now || checkpoint_now {
+            let values: Vec<f32> = scalars.into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            last = StepMetrics::from_values(&values);
+            if !last.is_finite() {
+                bar.abandon();
+                let kept = checkpoint::find(&run).map(|d| checkpoint::read_state(&d).map(|s| s.step)).transpose()?;
+                bail!(
+                    "training diverged at step {step}: D loss {}, G loss {}. {} Try lower learning rates (--lr-d, --lr-g).",
+                    last.d_loss,
+                    last.g_loss,
+                    match kept {
+                        Some(s) => format!("The last good checkpoint (step {s}) is kept in {}.", run.display()),
+                        None => "No checkpoint was written yet.".to_string(),
+                    }
+                );
+            }
+            let seconds = window_start.elapsed().as_secs_f64();
+            images_per_second = window_images as f64 / seconds.max(1e-9);
+            (window_start, window_images) = (Instant::now(), 0);
+            let epoch = step.div_ceil(plan.steps_per_epoch()).max(1);
+            log_metrics(&mut events, &mut metrics_csv, step, epoch, &last, images_per_second)?;
+            bar.set_position(step);
+            bar.set_message(format!(
+                "epoch {epoch}/{} · D {:.4} · G {:.4} · D(x) {:.3} · D(G(z)) {:.3} · {images_per_second:.1} img/s",
+                options.epochs, last.d_loss, last.g_loss, last.d_real, last.d_fake
+            ));
+        }
+        if sample_now {
+            write_samples(&run, &mut events, step, &parts.generator, &batch.images)?;
+        }
+        if checkpoint_now {
+            checkpoint::save(&run, &state_at(step, &options), &parts)?;
+        }
+    }
+    if interrupted {
+        checkpoint::save(&run, &state_at(step, &options), &parts)?;
+        bar.abandon_with_message(format!("stopped at step {step}; checkpoint saved, continue with --resume"));
+    } else {
+        bar.finish();
+    }
+    events.flush()?;
+    if step == total_steps && step > start_step {
+        let generator = parts.generator.valid();
+        let out = run.join("generator.bpk");
+        export::write_generator(&generator, &generator_config, &out, false, export::Format::Burnpack)?;
+    }
+    Ok(TrainOutcome {
+        run,
+        steps_done: step,
+        total_steps,
+        interrupted,
+        last,
+        images_per_second,
+        device: description,
+    })
+}
+
+fn validate(options: &TrainOptions) -> Result<()> {
+    let positive = [
+        ("--epochs", options.epochs),
+        ("--batch-size", options.batch_size as u64),
+        ("--width", options.width as u64),
+        ("--checkpoint-every", options.checkpoint_every),
+        ("--sample-every", options.sample_every),
+        ("--log-every", options.log_every),
+    ];
+    for (flag, value) in positive {
+        if value == 0 {
+            bail!("{flag} must be at least 1");
+        }
+    }
+    if options.batch_size < 2 {
+        bail!("--batch-size must be at least 2 (BatchNorm needs more than one image)");
+    }
+    for (flag, lr) in [("--lr-g", options.lr_g), ("--lr-d", options.lr_d)] {
+        if !(lr.is_finite() && lr > 0.0 && lr < 1.0) {
+            bail!("{flag} {lr} is not a usable learning rate (expected a value between 0 and 1, e.g. 2e-4)");
+        }
+    }
+    Ok(())
+}
+
+fn report_dataset(root: &Path, dataset: &Dataset) {
+    println!("data: {} images from {}", dataset.images.len(), root.display());
+    if !dataset.unreadable.is_empty() {
+        println!("skipped {} unreadable files:", dataset.unreadable.len());
+        for (path, why) in dataset.unreadable.iter().take(20) {
+            println!("  {}: {why}", path.display());
+        }
+        if dataset.unreadable.len() > 20 {
+            println!("  … and {} more", dataset.unreadable.len() - 20);
+        }
+    }
+}
+
+/// Latent noise for a training step, from the run's seeded RNG (reproducible, resumable).
+fn noise_batch(plan: &BatchPlan, step: u64, batch: usize, latent_dim: usize, device: &Device) -> Tensor<2> {
+    let mut rng = plan.rng(STREAM_NOISE, step);
+    let mut values = vec![0.0; batch * latent_dim];
+    atelier_shared::latent::fill_normal(&mut rng, &mut values);
+    Tensor::from_data(TensorData::new(values, [batch, latent_dim]), device)
+}
+
+fn progress_bar(visible: bool, total: u64, position: u64) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total).with_style(
+        ProgressStyle::with_template("{bar:25} step {pos}/{len} · {msg} · ETA {eta}")
+            .unwrap()
+            .progress_chars("█▉▊▋▌▍▎▏ "),
+    );
+    bar.set_position(position);
+    bar.set_message("starting (the first steps compile GPU kernels)");
+    bar
+}
+
+fn open_metrics(run: &Path) -> Result<std::fs::File> {
+    let path = run.join("metrics.csv");
+    let is_new = !path.exists();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    if is_new {
+        writeln!(file, "step,epoch,d_loss,g_loss,d_real,d_fake,images_per_second")?;
+    }
+    Ok(file)
+}
+
+fn log_metrics(events: &mut EventWriter, csv: &mut std::fs::File, step: u64, epoch: u64, m: &StepMetrics, ips: f64) -> Result<()> {
+    writeln!(csv, "{step},{epoch},{},{},{},{},{ips:.2}", m.d_loss, m.g_loss, m.d_real, m.d_fake)?;
+    for (tag, value) in [
+        ("loss/discriminator", m.d_loss),
+        ("loss/generator", m.g_loss),
+        ("D(x)", m.d_real),
+        ("D(G(z))", m.d_fake),
+        ("images_per_second", ips as f32),
+    ] {
+        events.scalar(tag, step, value)?;
+    }
+    events.flush()
+}
+
+/// A 4×4 grid of fixed-seed samples and a grid of the real (augmented) batch, as PNG files in
+/// `samples/` and as TensorBoard images.
+fn write_samples(run: &Path, events: &mut EventWriter, step: u64, generator: &atelier_shared::Generator, real: &[crate::augment::Rgb]) -> Result<()> {
+    let generator = generator.valid();
+    let seeds: Vec<u64> = SAMPLE_SEEDS.collect();
+    let device = generator.devices().into_iter().next().unwrap_or_default();
+    let latent = latent_batch(&seeds, generator.latent_dim(), &device);
+    let values: Vec<f32> = generator.forward(latent).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let fakes = grid::grid(&to_rgb_images(&values, seeds.len(), IMAGE_SIZE, IMAGE_SIZE), 4);
+    let reals: Vec<_> = real
+        .iter()
+        .take(16)
+        .map(|r| atelier_shared::RgbImage { width: r.size, height: r.size, pixels: r.pixels.clone() })
+        .collect();
+    let reals = grid::grid(&reals, 4);
+    let dir = run.join("samples");
+    for (name, image) in [("fake", &fakes), ("real", &reals)] {
+        let png = grid::png(image)?;
+        crate::atomic::write(&dir.join(format!("{name}-step{step:07}.png")), &png)?;
+        crate::atomic::write(&dir.join(format!("{name}-latest.png")), &png)?;
+        events.image(&format!("samples/{name}"), step, image.width as u32, image.height as u32, &png)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feature_matching_is_zero_for_equal_batch_means_and_positive_otherwise() {
+        let device = Device::flex();
+        let a = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]), &device);
+        // Different rows, same column means ([2, 3]): feature matching only sees the means.
+        let b = Tensor::<2>::from_data(TensorData::new(vec![3.0f32, 4.0, 1.0, 2.0], [2, 2]), &device);
+        let zero: f32 = feature_matching_loss(a.clone(), b).into_scalar();
+        assert_eq!(zero, 0.0);
+        let c = Tensor::<2>::from_data(TensorData::new(vec![2.0f32, 2.0, 4.0, 4.0], [2, 2]), &device);
+        // means [2, 3] vs [3, 3] → MSE = (1 + 0) / 2
+        let half: f32 = feature_matching_loss(a, c).into_scalar();
+        assert!((half - 0.5).abs() < 1e-6, "{half}");
+    }
+}

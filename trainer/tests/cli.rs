@@ -1,0 +1,162 @@
+//! End-to-end tests of the `trainer` command line: training on both backends, resume,
+//! export, sampling and bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn trainer(args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("trainer runs");
+    output
+}
+
+fn ok(args: &[&str]) -> String {
+    let output = trainer(args);
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "trainer {args:?} failed:\n{text}");
+    text
+}
+
+fn fails(args: &[&str]) -> String {
+    let output = trainer(args);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "trainer {args:?} should fail");
+    assert_eq!(output.status.code(), Some(1), "a clean error, not a panic: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+/// Raw, uncropped images of different sizes and kinds, plus one corrupt file.
+fn raw_image_folder(dir: &Path) -> PathBuf {
+    let data = dir.join("paintings");
+    std::fs::create_dir_all(data.join("nested")).unwrap();
+    for i in 0..9u32 {
+        let (w, h) = (60 + 13 * i, 90 - 5 * i);
+        let img = image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, (40 + 20 * i) as u8])
+        });
+        let name = if i % 3 == 0 { format!("nested/portrait {i}.jpg") } else { format!("portrait-{i}.png") };
+        img.save(data.join(name)).unwrap();
+    }
+    image::GrayImage::from_fn(70, 70, |x, _| image::Luma([x as u8 * 3])).save(data.join("grey.png")).unwrap();
+    image::RgbaImage::from_fn(64, 64, |x, y| image::Rgba([200, 10, 10, ((x + y) * 2) as u8])).save(data.join("alpha.png")).unwrap();
+    std::fs::write(data.join("corrupt.jpg"), b"\xff\xd8\xff\xe0 this is not really a jpeg").unwrap();
+    data
+}
+
+fn read_metrics(run: &Path) -> Vec<Vec<f64>> {
+    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    text.lines().skip(1).map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect()
+}
+
+fn checkpoint_step(run: &Path) -> u64 {
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("checkpoint/state.json")).unwrap()).unwrap();
+    state["step"].as_u64().unwrap()
+}
+
+fn train_args<'a>(data: &'a str, run: &'a str, device: &'a str) -> Vec<&'a str> {
+    vec![
+        "train", "--data", data, "--run", run, "--device", device, "--width", "8", "--batch-size", "4",
+        "--epochs", "2", "--checkpoint-every", "1", "--sample-every", "2", "--log-every", "1",
+    ]
+}
+
+/// Trains, checks the run's outputs, resumes, exports and samples: the whole CLI on one device.
+fn full_cycle(device: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = raw_image_folder(dir.path());
+    let run = dir.path().join("run");
+    let (data_s, run_s) = (data.to_str().unwrap(), run.to_str().unwrap());
+
+    // Two steps, then stop (resumable).
+    let mut args = train_args(data_s, run_s, device);
+    args.extend(["--max-steps", "2"]);
+    let out = ok(&args);
+    assert!(out.contains("11 images"), "{out}");
+    assert!(out.contains("corrupt.jpg"), "the unreadable file is named: {out}");
+    assert_eq!(checkpoint_step(&run), 2);
+    let weights_at_2 = std::fs::read(run.join("checkpoint/generator.bpk")).unwrap();
+    assert!(run.join("samples/fake-step0000002.png").is_file());
+    assert!(run.join("samples/real-latest.png").is_file());
+    assert!(std::fs::read_dir(&run).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("events.out.tfevents")));
+
+    // Starting over in the same folder is refused; resuming continues the step count.
+    let err = fails(&train_args(data_s, run_s, device));
+    assert!(err.contains("--resume"), "{err}");
+    let mut args = train_args(data_s, run_s, device);
+    args.push("--resume");
+    let out = ok(&args);
+    assert!(out.contains("resuming") && out.contains("step 2"), "{out}");
+    // 11 images / batch 4 = 2 steps per epoch, 2 epochs.
+    assert_eq!(checkpoint_step(&run), 4);
+    assert_ne!(std::fs::read(run.join("checkpoint/generator.bpk")).unwrap(), weights_at_2, "training changes the weights");
+    let metrics = read_metrics(&run);
+    let steps: Vec<u64> = metrics.iter().map(|row| row[0] as u64).collect();
+    assert_eq!(steps, vec![1, 2, 3, 4]);
+    assert!(metrics.iter().all(|row| row.iter().all(|v| v.is_finite())), "{metrics:?}");
+    assert!(run.join("generator.bpk").is_file(), "training exports the generator at the end");
+
+    // Export (full and half) and sampling.
+    let full = dir.path().join("g.bpk");
+    let half = dir.path().join("g-half.bpk");
+    ok(&["export", "--run", run_s, "--out", full.to_str().unwrap()]);
+    ok(&["export", "--run", run_s, "--out", half.to_str().unwrap(), "--half"]);
+    ok(&["export", "--run", run_s, "--out", dir.path().join("g.safetensors").to_str().unwrap(), "--format", "safetensors"]);
+    assert!(std::fs::metadata(&half).unwrap().len() < std::fs::metadata(&full).unwrap().len());
+    let png = |name: &str| dir.path().join(name);
+    ok(&["sample", "--weights", full.to_str().unwrap(), "--seed", "42", "--out", png("a.png").to_str().unwrap()]);
+    ok(&["sample", "--weights", full.to_str().unwrap(), "--seed", "42", "--out", png("b.png").to_str().unwrap()]);
+    assert_eq!(std::fs::read(png("a.png")).unwrap(), std::fs::read(png("b.png")).unwrap(), "same seed, same bytes");
+    let img = image::open(png("a.png")).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (64, 64));
+    ok(&["sample", "--weights", half.to_str().unwrap(), "--seed", "7", "--count", "3", "--out", png("many").to_str().unwrap()]);
+    for seed in 7..10 {
+        assert!(png("many").join(format!("seed-{seed}.png")).is_file());
+    }
+    ok(&["sample", "--weights", full.to_str().unwrap(), "--seed", "0", "--count", "16", "--grid", "--out", png("grid.png").to_str().unwrap()]);
+    assert_eq!(image::open(png("grid.png")).unwrap().width(), 4 * 64 + 5 * 2);
+}
+
+#[test]
+fn full_cycle_on_the_cpu_backend() {
+    full_cycle("cpu");
+}
+
+/// The real wgpu path (a GPU, or lavapipe's CPU Vulkan driver where there is none).
+#[test]
+fn full_cycle_on_wgpu() {
+    full_cycle("gpu");
+}
+
+#[test]
+fn bad_weights_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.png");
+    let missing = dir.path().join("missing.bpk");
+    let err = fails(&["sample", "--weights", missing.to_str().unwrap(), "--seed", "1", "--out", out.to_str().unwrap()]);
+    assert!(err.contains("missing.bpk"), "{err}");
+    let garbage = dir.path().join("garbage.bpk");
+    std::fs::write(&garbage, vec![7u8; 5000]).unwrap();
+    let err = fails(&["sample", "--weights", garbage.to_str().unwrap(), "--seed", "1", "--out", out.to_str().unwrap()]);
+    assert!(err.contains("garbage.bpk") && err.contains("burnpack"), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn bad_training_input_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let err = fails(&["train", "--data", dir.path().join("nope").to_str().unwrap(), "--run", run.to_str().unwrap(), "--device", "cpu"]);
+    assert!(err.contains("does not exist"), "{err}");
+    let data = raw_image_folder(dir.path());
+    let err = fails(&["train", "--data", data.to_str().unwrap(), "--run", run.to_str().unwrap(), "--device", "cpu", "--width", "8"]);
+    assert!(err.contains("fewer than one batch") && err.contains("--batch-size"), "{err}");
+    let err = fails(&["train", "--data", data.to_str().unwrap(), "--run", run.to_str().unwrap(), "--lr-d=-1"]);
+    assert!(err.contains("--lr-d"), "{err}");
+    let err = fails(&["export", "--run", dir.path().to_str().unwrap(), "--out", dir.path().join("g.bpk").to_str().unwrap()]);
+    assert!(err.contains("no checkpoint"), "{err}");
+}
