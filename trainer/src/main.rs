@@ -10,6 +10,7 @@ mod data;
 mod device;
 mod export;
 mod grid;
+mod preprocess;
 mod tensorboard;
 mod training;
 
@@ -31,12 +32,33 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Cut face-centred square crops from a folder of paintings (for training).
+    Preprocess(PreprocessArgs),
     /// Train the GAN on a folder of images (checkpoints, samples and TensorBoard logs go to --run).
     Train(TrainArgs),
     /// Write the generator of a run to a weights file.
     Export(ExportArgs),
     /// Generate portraits from a weights file: seed N, N+1, …
     Sample(SampleArgs),
+}
+
+#[derive(Args)]
+struct PreprocessArgs {
+    /// Folder of paintings (searched recursively; never modified).
+    #[arg(long)]
+    input: PathBuf,
+    /// Folder for the crops and manifest.csv (must not be inside --input).
+    #[arg(long)]
+    output: PathBuf,
+    /// Side of the square crops in pixels.
+    #[arg(long, default_value_t = 64)]
+    size: u32,
+    /// Border around the face on each side, as a fraction of the face size (0.5: face plus hair and a little shoulder).
+    #[arg(long, default_value_t = 0.5)]
+    margin: f32,
+    /// Keep a centre crop of images where no face is found (default: skip them).
+    #[arg(long)]
+    keep_faceless: bool,
 }
 
 #[derive(Args)]
@@ -141,6 +163,19 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Preprocess(args) => {
+            let summary = preprocess::preprocess(&preprocess::PreprocessOptions {
+                input: args.input,
+                output: args.output.clone(),
+                size: args.size,
+                margin: args.margin,
+                keep_faceless: args.keep_faceless,
+                show_progress: true,
+            })?;
+            print!("{}", summary.report());
+            println!("crops and manifest.csv: {}", args.output.display());
+            Ok(())
+        }
         Command::Train(args) => train(args),
         Command::Export(args) => {
             let step = export::export(&args.run, &args.out, args.half, args.format)?;
@@ -189,7 +224,7 @@ fn train(args: TrainArgs) -> Result<()> {
     })?;
     println!(
         "{} at step {}/{} on {} · D {:.4} · G {:.4} · {:.1} img/s",
-        if outcome.interrupted { "stopped" } else { "done" },
+        if outcome.steps_done == outcome.total_steps { "done" } else { "stopped" },
         outcome.steps_done,
         outcome.total_steps,
         outcome.device,
