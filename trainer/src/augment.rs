@@ -166,6 +166,24 @@ mod tests {
         assert_eq!(mirror(&mirror(&img)), img);
     }
 
+    fn fixture(name: &str) -> Rgb {
+        let path = format!("{}/tests/fixtures/augment/{name}", env!("CARGO_MANIFEST_DIR"));
+        let img = image::open(&path).unwrap_or_else(|e| panic!("{path}: {e}")).to_rgb8();
+        Rgb { size: img.width() as usize, pixels: img.into_raw() }
+    }
+
+    /// Byte-for-byte against Pillow's own output (see tests/fixtures/augment/README.md).
+    #[test]
+    fn matches_pillow_exactly() {
+        let input = fixture("input.png");
+        for factor in [0.5f32, 0.77, 1.5] {
+            assert_eq!(adjust_saturation(&input, factor), fixture(&format!("color-{factor}.png")), "Color {factor}");
+            assert_eq!(adjust_sharpness(&input, factor), fixture(&format!("sharpness-{factor}.png")), "Sharpness {factor}");
+        }
+        let chained = Augmentation { saturation: 1.23, sharpness: 0.61, mirror: true }.apply(&input);
+        assert_eq!(chained, fixture("chain-color1.23-sharp0.61-mirror.png"));
+    }
+
     #[test]
     fn draws_are_in_range_and_reproducible() {
         let mut a = rand_chacha::ChaCha8Rng::seed_from_u64(3);

@@ -7,7 +7,7 @@ use clap::ValueEnum;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DeviceChoice {
-    /// The first wgpu adapter; the CPU backend if there is none.
+    /// The first wgpu GPU adapter; the CPU backend if there is none (or only a software one).
     Auto,
     /// A wgpu adapter, or an error.
     Gpu,
@@ -28,7 +28,14 @@ pub fn select(choice: DeviceChoice) -> Result<SelectedDevice> {
         return Ok(cpu());
     }
     match init_wgpu() {
-        Ok(selected) => Ok(selected),
+        Ok((selected, true)) if choice == DeviceChoice::Auto => {
+            println!(
+                "wgpu found only a software adapter ({}); burn's CPU backend is faster, using it (--device gpu forces wgpu)",
+                selected.description
+            );
+            Ok(cpu())
+        }
+        Ok((selected, _)) => Ok(selected),
         Err(why) if choice == DeviceChoice::Auto => {
             eprintln!("warning: no GPU adapter found ({why}); training on the CPU, which is much slower");
             Ok(cpu())
@@ -46,9 +53,10 @@ fn cpu() -> SelectedDevice {
     SelectedDevice { device: Device::flex(), description: format!("CPU (burn flex, {threads} threads)") }
 }
 
-fn init_wgpu() -> Result<SelectedDevice, String> {
+/// The wgpu device, and whether its adapter is a CPU (software) one such as lavapipe.
+fn init_wgpu() -> Result<(SelectedDevice, bool), String> {
     use std::sync::OnceLock;
-    static WGPU: OnceLock<Result<(Device, String), String>> = OnceLock::new();
+    static WGPU: OnceLock<Result<(Device, String, bool), String>> = OnceLock::new();
     let result = WGPU.get_or_init(|| {
         // A broken driver may panic inside wgpu: report it as "no adapter", not a crash.
         let previous_hook = std::panic::take_hook();
@@ -58,11 +66,12 @@ fn init_wgpu() -> Result<SelectedDevice, String> {
         match outcome {
             Ok(Ok((device, setup))) => {
                 let info = setup.adapter.get_info();
-                Ok((device, format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)))
+                let software = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
+                Ok((device, format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type), software))
             }
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err("the wgpu driver failed while starting".to_string()),
         }
     });
-    result.clone().map(|(device, description)| SelectedDevice { device, description })
+    result.clone().map(|(device, description, software)| (SelectedDevice { device, description }, software))
 }

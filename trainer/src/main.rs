@@ -7,6 +7,7 @@ mod atomic;
 mod augment;
 mod checkpoint;
 mod data;
+mod demo;
 mod device;
 mod export;
 mod grid;
@@ -26,12 +27,15 @@ use training::{GeneratorLoss, TrainOptions, TrainRequest};
 #[derive(Parser)]
 #[command(name = "trainer", version, about = "Train a portrait-painting GAN and sample portraits from it")]
 struct Cli {
+    /// Without a command: the demo on the bundled paintings.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Preprocess the bundled paintings, train a small generator briefly, sample it (runs/demo/).
+    Demo(DemoArgs),
     /// Cut face-centred square crops from a folder of paintings (for training).
     Preprocess(PreprocessArgs),
     /// Train the GAN on a folder of images (checkpoints, samples and TensorBoard logs go to --run).
@@ -40,6 +44,28 @@ enum Command {
     Export(ExportArgs),
     /// Generate portraits from a weights file: seed N, N+1, …
     Sample(SampleArgs),
+}
+
+#[derive(Parser)]
+struct DemoArgs {
+    /// Folder of paintings [default: the bundled data/].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Output folder (replaced on each demo run).
+    #[arg(long, default_value = "runs/demo")]
+    run: PathBuf,
+    /// Passes over the crops.
+    #[arg(long, default_value_t = 150)]
+    epochs: u64,
+    /// Width multiplier of the networks.
+    #[arg(long, default_value_t = 16)]
+    width: usize,
+    /// Images per step.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Where to train.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
 }
 
 #[derive(Args)]
@@ -162,7 +188,17 @@ fn main() {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+    // No command: the demo with its defaults.
+    let command = cli.command.unwrap_or_else(|| Command::Demo(DemoArgs::parse_from(["demo"])));
+    match command {
+        Command::Demo(args) => demo::demo(demo::DemoOptions {
+            data: args.data,
+            run: args.run,
+            epochs: args.epochs,
+            width: args.width,
+            batch_size: args.batch_size,
+            device: args.device,
+        }),
         Command::Preprocess(args) => {
             let summary = preprocess::preprocess(&preprocess::PreprocessOptions {
                 input: args.input,
