@@ -50,8 +50,12 @@ pub fn has_image_extension(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// Decodes one image with size limits, honouring EXIF orientation.
+/// Decodes one image with size limits, honouring EXIF orientation. Errors are one line.
 pub fn decode(path: &Path) -> Result<DynamicImage, String> {
+    decode_inner(path).map_err(|why| why.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+fn decode_inner(path: &Path) -> Result<DynamicImage, String> {
     let mut reader = ImageReader::open(path)
         .map_err(|e| e.to_string())?
         .with_guessed_format()

@@ -279,6 +279,15 @@ pub fn preprocess(options: &PreprocessOptions) -> Result<Summary> {
         }
     }
     crate::atomic::write(&options.output.join("manifest.csv"), manifest.as_bytes())?;
+    let mut skipped = String::from("source,reason\n");
+    let relative = |path: &Path| csv_field(&path.strip_prefix(&options.input).unwrap_or(path).to_string_lossy());
+    for path in &summary.no_face {
+        let _ = writeln!(skipped, "{},no face found", relative(path));
+    }
+    for (path, why) in &summary.unreadable {
+        let _ = writeln!(skipped, "{},{}", relative(path), csv_field(&format!("unreadable: {why}")));
+    }
+    crate::atomic::write(&options.output.join("skipped.csv"), skipped.as_bytes())?;
     summary.seconds = started.elapsed().as_secs_f64();
     if summary.written == 0 {
         bail!(
