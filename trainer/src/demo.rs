@@ -93,6 +93,12 @@ pub fn demo(options: DemoOptions) -> Result<()> {
     let generator = run.join("generator.bpk");
     let half = run.join("generator-half.bpk");
     crate::export::export(&run, &half, true, crate::export::Format::Burnpack)?;
+    // Beside the gallery's own weights (never over them), for `trunk serve` + `?weights=demo`.
+    let gallery_assets = Path::new("web/assets");
+    let for_gallery = gallery_assets.is_dir().then(|| gallery_assets.join("demo.bpk"));
+    if let Some(path) = &for_gallery {
+        crate::atomic::write(path, &std::fs::read(&half)?)?;
+    }
     let portraits = run.join("portraits.png");
     crate::export::sample(&generator, 0, 16, true, &portraits)?;
 
@@ -103,7 +109,13 @@ pub fn demo(options: DemoOptions) -> Result<()> {
     println!("  portraits.png          16 portraits, seeds 0–15");
     println!("  generator.bpk          the generator; generator-half.bpk for the web");
     println!("  metrics.csv, events.*  losses, D(x), D(G(z)), img/s");
+    if let Some(path) = &for_gallery {
+        println!("  {:<22} a copy of generator-half.bpk for the gallery", path.display());
+    }
     println!("\nnext:");
+    if for_gallery.is_some() {
+        println!("  trunk serve            then open http://127.0.0.1:8080/?weights=demo (without it: the shipped generator)");
+    }
     println!("  tensorboard --logdir runs");
     println!("  cargo run -p trainer --release -- sample --weights {r}/generator.bpk --seed 42 --out portrait-42.png");
     println!("  cargo run -p trainer --release -- preprocess --input ~/wikiart/portrait --output crops/");

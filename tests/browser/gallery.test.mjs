@@ -1,0 +1,168 @@
+// End-to-end test of the gallery in headless Chromium, with WebGPU (SwiftShader on machines
+// without a GPU) and without it (the CPU fallback).
+//
+// usage: node gallery.test.mjs DIST TRAINER ARTIFACTS
+//   DIST       the built site (`trunk build --release` → dist/)
+//   TRAINER    the trainer binary, for the reference portrait (`trainer sample`)
+//   ARTIFACTS  folder for the screenshots and timings.json
+import { chromium } from 'playwright-core';
+import { createServer } from 'node:http';
+import { readFile, mkdir, writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { join, extname, resolve, sep } from 'node:path';
+import { tmpdir } from 'node:os';
+
+const [dist, trainer, artifacts] = process.argv.slice(2).map((p) => resolve(p));
+if (!dist || !trainer || !artifacts) {
+  console.error('usage: node gallery.test.mjs DIST TRAINER ARTIFACTS');
+  process.exit(2);
+}
+await mkdir(artifacts, { recursive: true });
+const scratch = await mkdtemp(join(tmpdir(), 'atelier-browser-'));
+
+// The reference portrait for seed 42, from the same weights file the page loads.
+const expectedPng = join(scratch, 'expected-42.png');
+execFileSync(trainer, ['sample', '--weights', join(dist, 'assets/generator.bpk'), '--seed', '42', '--out', expectedPng]);
+
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css',
+  '.png': 'image/png', '.json': 'application/json', '.bpk': 'application/octet-stream' };
+const server = createServer(async (req, res) => {
+  const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+  const file = path === '/__test__/expected-42.png' ? expectedPng : join(dist, path === '/' ? 'index.html' : path);
+  if (!file.startsWith(dist + sep) && file !== expectedPng) { res.writeHead(403).end(); return; }
+  try {
+    const body = await readFile(file);
+    res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': body.length });
+    res.end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+});
+await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+const base = `http://127.0.0.1:${server.address().port}`;
+
+const failures = [];
+function check(condition, what) {
+  console.log(`${condition ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!condition) failures.push(what);
+}
+
+async function launch(webgpu) {
+  const args = ['--no-sandbox', '--disable-gpu-sandbox', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-quic'];
+  if (webgpu) args.push('--enable-unsafe-webgpu');
+  const profile = await mkdtemp(join(scratch, 'profile-'));
+  return chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true,
+    ignoreDefaultArgs: ['--disable-gpu'], args, viewport: { width: 1100, height: 1300 },
+  });
+}
+
+async function open(context, url) {
+  const page = await context.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') console.log(`  [console] ${m.text()}`); });
+  page.on('pageerror', (e) => console.log(`  [pageerror] ${e.message}`));
+  await page.goto(url);
+  await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state), null, { timeout: 300_000 });
+  return page;
+}
+
+/** Per canvas in the grid: [mean, standard deviation] of its pixels, and a small signature. */
+const gridStats = (page) => page.evaluate(() => [...document.querySelectorAll('#grid canvas')].map((c) => {
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let sum = 0, sq = 0, n = 0;
+  for (let i = 0; i < d.length; i += 4) for (let k = 0; k < 3; k++) { sum += d[i + k]; sq += d[i + k] ** 2; n++; }
+  const mean = sum / n;
+  return { mean, std: Math.sqrt(sq / n - mean * mean), signature: Array.from(d.slice(8000, 8064)) };
+}));
+
+/** Largest per-channel difference between the portrait canvas and the reference PNG. */
+const portraitDifference = (page) => page.evaluate(async () => {
+  const img = new Image();
+  img.src = '/__test__/expected-42.png';
+  await img.decode();
+  const c = document.createElement('canvas');
+  c.width = img.width; c.height = img.height;
+  const ctx = c.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  const expected = ctx.getImageData(0, 0, c.width, c.height).data;
+  const canvas = document.getElementById('portrait-canvas');
+  const actual = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  if (expected.length !== actual.length) return 999;
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
+  return worst;
+});
+
+function checkGallery(stats, label) {
+  check(stats.length === 16, `${label}: the gallery shows 16 portraits (${stats.length})`);
+  check(stats.every((s) => s.std > 5 && s.mean > 5 && s.mean < 250), `${label}: no portrait is blank`);
+  const distinct = new Set(stats.map((s) => s.signature.join(','))).size;
+  check(distinct === stats.length, `${label}: the portraits differ from each other (${distinct} distinct)`);
+}
+
+const timings = {};
+try {
+  // With WebGPU.
+  let context = await launch(true);
+  let page = await open(context, `${base}/`);
+  check(await page.evaluate(() => document.body.dataset.state) === 'ready', 'gallery page is ready (WebGPU flags)');
+  checkGallery(await gridStats(page), 'auto');
+  await page.screenshot({ path: join(artifacts, 'gallery.png'), fullPage: true });
+  timings.auto = await page.evaluate(() => ({ ...document.body.dataset }));
+
+  page = await open(context, `${base}/?backend=webgpu#seed=42`);
+  const device = await page.evaluate(() => document.body.dataset.device ?? '');
+  check(device.startsWith('WebGPU') && await page.evaluate(() => document.body.dataset.fellBack) === 'false',
+    `?backend=webgpu paints on WebGPU (${device})`);
+  checkGallery(await gridStats(page), 'WebGPU');
+  check(await page.evaluate(() => document.body.dataset.portraitSeed) === '42', '#seed=42 shows portrait 42');
+  const diffWebgpu = await portraitDifference(page);
+  check(diffWebgpu <= 1, `#seed=42 on WebGPU matches \`trainer sample --seed 42\` within 1/255 (worst ${diffWebgpu})`);
+  await page.screenshot({ path: join(artifacts, 'portrait-42-webgpu.png') });
+  timings.webgpu = await page.evaluate(() => ({ ...document.body.dataset }));
+  await page.click('#more');
+  await page.waitForFunction(() => document.body.dataset.galleryCount === '32', null, { timeout: 300_000 });
+  timings.webgpuSecondBatchMs = Number(await page.evaluate(() => document.body.dataset.lastBatchMs));
+
+  // Hostile and invalid seeds: a polite message, never markup, never script.
+  for (const bad of ['<img src=x onerror="window.__pwned=1">', '<script>window.__pwned=1</script>', 'abc', '-1', '18446744073709551616']) {
+    page = await open(context, `${base}/#seed=${encodeURIComponent(bad)}`);
+    const result = await page.evaluate(() => ({
+      pwned: window.__pwned === 1,
+      injected: document.querySelectorAll('main img, main script, #message *').length,
+      message: document.getElementById('message').textContent,
+      state: document.body.dataset.state,
+    }));
+    check(!result.pwned && result.injected === 0 && result.message.includes('is not a portrait seed') && result.state === 'ready',
+      `seed ${JSON.stringify(bad)} gives a polite message and runs nothing`);
+  }
+  await context.close();
+
+  // Without WebGPU: the CPU fallback.
+  context = await launch(false);
+  page = await open(context, `${base}/#seed=42`);
+  const fellBack = await page.evaluate(() => document.body.dataset.fellBack);
+  const status = await page.evaluate(() => document.getElementById('status').textContent);
+  check(fellBack === 'true' && status.includes('CPU'), `without WebGPU the page says it paints on the CPU ("${status}")`);
+  checkGallery(await gridStats(page), 'CPU fallback');
+  const diffCpu = await portraitDifference(page);
+  check(diffCpu <= 1, `#seed=42 on the CPU fallback matches \`trainer sample --seed 42\` within 1/255 (worst ${diffCpu})`);
+  await page.click('#more');
+  await page.waitForFunction(() => document.body.dataset.galleryCount === '32', null, { timeout: 300_000 });
+  timings.cpu = await page.evaluate(() => ({ ...document.body.dataset }));
+  await page.screenshot({ path: join(artifacts, 'gallery-cpu.png'), fullPage: true });
+  await context.close();
+} catch (error) {
+  check(false, `browser test ran to the end (${error.message})`);
+} finally {
+  server.close();
+  await writeFile(join(artifacts, 'timings.json'), JSON.stringify(timings, null, 2));
+  console.log(`timings: ${JSON.stringify(timings)}`);
+  await rm(scratch, { recursive: true, force: true });
+}
+if (failures.length) {
+  console.error(`${failures.length} browser check(s) failed`);
+  process.exit(1);
+}
+console.log('all browser checks passed; screenshots in', artifacts);

@@ -1,0 +1,168 @@
+//! The gallery's engine: the shared generator compiled to WebAssembly, running on WebGPU
+//! through burn's wgpu backend, or on burn's `flex` CPU backend where the browser has no
+//! usable WebGPU. The page (`web/app.js`) owns the DOM; this crate turns seeds into pixels.
+//!
+//! Every tensor read here is async (`into_data_async`): a synchronous read panics in a browser.
+
+use atelier_shared::{Generator, IMAGE_SIZE, latent_for_seed, load_generator, to_rgb_images};
+use burn::tensor::{Device, Tensor, TensorData};
+use wasm_bindgen::prelude::*;
+
+/// Which backend the page asked for (`?backend=` in its URL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// WebGPU on a real GPU; the CPU backend when WebGPU is missing or only emulated.
+    Auto,
+    /// WebGPU even when the adapter is a software fallback (SwiftShader), or fail.
+    WebGpu,
+    /// burn's CPU backend in WebAssembly.
+    Cpu,
+}
+
+impl BackendChoice {
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "webgpu" => Self::WebGpu,
+            "cpu" => Self::Cpu,
+            _ => Self::Auto,
+        }
+    }
+}
+
+/// Parses a seed as the URL carries it: decimal digits only, at most `u64::MAX`.
+/// Anything else (`abc`, `-1`, `1e3`, overflow, markup) is `None`.
+#[wasm_bindgen(js_name = parseSeed)]
+pub fn parse_seed(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Latents on the straight line from seed `a`'s to seed `b`'s, `steps` of them including both ends.
+pub fn interpolated_latents(a: u64, b: u64, steps: usize, latent_dim: usize) -> Vec<f32> {
+    let (za, zb) = (latent_for_seed(a, latent_dim), latent_for_seed(b, latent_dim));
+    let mut out = Vec::with_capacity(steps * latent_dim);
+    for i in 0..steps {
+        let t = if steps > 1 { i as f32 / (steps - 1) as f32 } else { 0.0 };
+        out.extend(za.iter().zip(&zb).map(|(x, y)| x + t * (y - x)));
+    }
+    out
+}
+
+/// The generator on a device, ready to paint.
+#[wasm_bindgen]
+pub struct Painter {
+    generator: Generator,
+    device: Device,
+    device_name: String,
+    fell_back: bool,
+}
+
+#[wasm_bindgen]
+impl Painter {
+    /// Starts the backend (once per page) and loads the weights file's bytes.
+    pub async fn create(weights: Vec<u8>, backend: String) -> Result<Painter, JsError> {
+        console_error_panic_hook::set_once();
+        let (device, device_name, fell_back) = start_device(BackendChoice::parse(&backend)).await?;
+        let (generator, _) = load_generator(&weights, &device).map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(Painter { generator, device, device_name, fell_back })
+    }
+
+    /// The adapter's name, or a sentence saying the CPU fallback runs and why.
+    #[wasm_bindgen(getter, js_name = deviceName)]
+    pub fn device_name(&self) -> String {
+        self.device_name.clone()
+    }
+
+    /// Whether WebGPU was unavailable and the CPU backend runs instead.
+    #[wasm_bindgen(getter, js_name = fellBack)]
+    pub fn fell_back(&self) -> bool {
+        self.fell_back
+    }
+
+    /// Side of each portrait in pixels.
+    #[wasm_bindgen(getter, js_name = imageSize)]
+    pub fn image_size(&self) -> usize {
+        IMAGE_SIZE
+    }
+
+    /// RGBA pixels of the portraits for `seeds`, one after the other, from one generator call.
+    pub async fn paint(&self, seeds: Vec<u64>) -> Result<Vec<u8>, JsError> {
+        let dim = self.generator.latent_dim();
+        let latents: Vec<f32> = seeds.iter().flat_map(|&s| latent_for_seed(s, dim)).collect();
+        self.paint_latents(latents, seeds.len()).await
+    }
+
+    /// RGBA pixels of `steps` portraits between seeds `a` and `b`.
+    pub async fn interpolate(&self, a: u64, b: u64, steps: usize) -> Result<Vec<u8>, JsError> {
+        let steps = steps.clamp(2, 32);
+        let latents = interpolated_latents(a, b, steps, self.generator.latent_dim());
+        self.paint_latents(latents, steps).await
+    }
+}
+
+impl Painter {
+    async fn paint_latents(&self, latents: Vec<f32>, count: usize) -> Result<Vec<u8>, JsError> {
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let dim = self.generator.latent_dim();
+        let z = Tensor::<2>::from_data(TensorData::new(latents, [count, dim]), &self.device);
+        let data = self.generator.forward(z).into_data_async().await.map_err(|e| JsError::new(&format!("{e:?}")))?;
+        let values: Vec<f32> = data.try_to_vec::<f32>().map_err(|e| JsError::new(&format!("{e:?}")))?;
+        Ok(to_rgb_images(&values, count, IMAGE_SIZE, IMAGE_SIZE).iter().flat_map(|i| i.to_rgba()).collect())
+    }
+}
+
+/// WebGPU if the choice and the browser allow it, else the CPU backend.
+async fn start_device(choice: BackendChoice) -> Result<(Device, String, bool), JsError> {
+    let cpu = || (Device::flex(), "the CPU (WebAssembly fallback)".to_string(), true);
+    if choice == BackendChoice::Cpu {
+        return Ok(cpu());
+    }
+    match Device::wgpu_options().init_with_setup_async().await {
+        Ok((device, setup)) => {
+            let info = setup.adapter.get_info();
+            let name = if info.name.is_empty() { format!("WebGPU ({:?})", info.device_type) } else { format!("WebGPU: {}", info.name) };
+            // A software adapter (SwiftShader) is far slower than the CPU backend.
+            let software = info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu;
+            if software && choice == BackendChoice::Auto {
+                let (device, label, fell_back) = cpu();
+                return Ok((device, format!("{label}: WebGPU is only emulated in this browser"), fell_back));
+            }
+            Ok((device, name, false))
+        }
+        Err(e) if choice == BackendChoice::WebGpu => Err(JsError::new(&format!("WebGPU is not available: {e}"))),
+        Err(_) => {
+            let (device, label, fell_back) = cpu();
+            Ok((device, format!("{label}: this browser has no WebGPU"), fell_back))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_parse_strictly() {
+        assert_eq!(parse_seed("12345"), Some(12345));
+        assert_eq!(parse_seed(" 42 "), Some(42));
+        assert_eq!(parse_seed("18446744073709551615"), Some(u64::MAX));
+        for bad in ["", "abc", "-1", "+1", "1e3", "18446744073709551616", "99999999999999999999999", "<script>", "4 2", "0x10"] {
+            assert_eq!(parse_seed(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn interpolation_starts_and_ends_at_the_seeds() {
+        let z = interpolated_latents(3, 9, 5, 8);
+        assert_eq!(z.len(), 40);
+        assert_eq!(&z[..8], &latent_for_seed(3, 8)[..]);
+        assert_eq!(&z[32..], &latent_for_seed(9, 8)[..]);
+        let mid: Vec<f32> = latent_for_seed(3, 8).iter().zip(latent_for_seed(9, 8)).map(|(a, b)| a + 0.5 * (b - a)).collect();
+        assert_eq!(&z[16..24], &mid[..]);
+    }
+}
