@@ -5,7 +5,9 @@
 
 mod atomic;
 mod augment;
+mod bench;
 mod checkpoint;
+mod curate;
 mod data;
 mod demo;
 mod device;
@@ -44,6 +46,10 @@ enum Command {
     Export(ExportArgs),
     /// Generate portraits from a weights file: seed N, N+1, …
     Sample(SampleArgs),
+    /// Rank candidate seeds with a run's discriminator and write the best for the gallery.
+    Curate(CurateArgs),
+    /// Measure training and painting speed on this machine.
+    Bench(BenchArgs),
 }
 
 #[derive(Parser)]
@@ -162,6 +168,50 @@ struct ExportArgs {
 }
 
 #[derive(Args)]
+struct BenchArgs {
+    /// Where to run.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Network widths to time (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = [64, 16])]
+    widths: Vec<usize>,
+    /// Images per training step.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Timed repetitions (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+    /// Untimed repetitions first (kernel compilation, caches).
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    /// Also time preprocessing of this folder of paintings.
+    #[arg(long)]
+    preprocess: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct CurateArgs {
+    /// Training run whose discriminator judges the portraits.
+    #[arg(long)]
+    run: PathBuf,
+    /// Generator to judge [default: the run's own].
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Seeds 0..N are candidates.
+    #[arg(long, default_value_t = 2000)]
+    candidates: u64,
+    /// How many seeds to keep.
+    #[arg(long, default_value_t = 64)]
+    top: usize,
+    /// JSON file of the chosen seeds, best first.
+    #[arg(long, default_value = "web/assets/seeds.json")]
+    out: PathBuf,
+}
+
+#[derive(Args)]
 struct SampleArgs {
     /// Generator weights (from `trainer export` or a run's generator.bpk).
     #[arg(long)]
@@ -217,6 +267,36 @@ fn run(cli: Cli) -> Result<()> {
             let step = export::export(&args.run, &args.out, args.half, args.format)?;
             let size = std::fs::metadata(&args.out)?.len();
             println!("wrote {} ({:.1} MB, generator at step {step})", args.out.display(), size as f64 / 1e6);
+            Ok(())
+        }
+        Command::Bench(args) => {
+            let report = bench::bench(&bench::BenchOptions {
+                device: args.device,
+                widths: args.widths,
+                batch_size: args.batch_size,
+                steps: args.steps,
+                warmup: args.warmup,
+                preprocess_data: args.preprocess,
+            })?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.table());
+            }
+            Ok(())
+        }
+        Command::Curate(args) => {
+            let best = curate::curate(&args.run, args.weights.as_deref(), args.candidates, args.top)?;
+            curate::write_seeds(&best, &args.out)?;
+            let (first, last) = (best.first().expect("top ≥ 1"), best.last().expect("top ≥ 1"));
+            println!(
+                "wrote {} seeds to {} (discriminator scores {:.3} … {:.3}; best seed {})",
+                best.len(),
+                args.out.display(),
+                first.score,
+                last.score,
+                first.seed
+            );
             Ok(())
         }
         Command::Sample(args) => {

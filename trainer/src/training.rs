@@ -3,7 +3,9 @@
 //! feature layer (or, with `--g-loss lsgan`, the seed code's MSE(D(G(z)), 1)).
 
 use anyhow::{Context, Result, bail};
-use atelier_shared::{DiscNorm, DiscriminatorConfig, GeneratorConfig, IMAGE_SIZE, latent_batch, to_rgb_images};
+use atelier_shared::{
+    DiscNorm, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, IMAGE_SIZE, latent_batch, to_rgb_images,
+};
 use burn::module::Module;
 use burn::nn::loss::{MseLoss, Reduction};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -52,7 +54,7 @@ pub struct TrainOptions {
 }
 
 /// Adam as the seed configured it (PyTorch's ε, not burn's default 1e-5).
-fn adam() -> ModuleOptimizer {
+pub fn adam() -> ModuleOptimizer {
     AdamConfig::new().with_beta_1(0.5).with_beta_2(0.99).with_epsilon(1e-8).init()
 }
 
@@ -196,7 +198,6 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
 
     let bar = progress_bar(request.progress, total_steps, start_step);
-    let mse = MseLoss::new();
     let mut last = StepMetrics::default();
     let (mut window_start, mut window_images) = (Instant::now(), 0usize);
     let mut images_per_second = 0.0;
@@ -215,34 +216,10 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
         );
         let noise = noise_batch(&plan, step, options.batch_size, generator_config.latent_dim, &train_device);
 
-        // Discriminator: real → 1, fake → 0.
-        let fake = parts.generator.forward(noise);
-        let on_real = parts.discriminator.forward(real);
-        let on_fake = parts.discriminator.forward(fake.clone().detach());
-        let p_real = on_real.real_probability;
-        let p_fake = on_fake.real_probability;
-        let d_loss = (mse.forward(p_real.clone(), p_real.ones_like(), Reduction::Mean)
-            + mse.forward(p_fake.clone(), p_fake.zeros_like(), Reduction::Mean))
-            / 2.0;
-        let grads = GradientsParams::from_grads(d_loss.backward(), &parts.discriminator);
-        parts.discriminator = parts.optimizer_d.step(options.lr_d, parts.discriminator, grads);
-
-        // Generator: through the updated discriminator, as the reference does.
-        let judged = parts.discriminator.forward(fake);
-        let g_loss = match options.g_loss {
-            GeneratorLoss::FeatureMatching => feature_matching_loss(judged.features, on_real.features),
-            GeneratorLoss::Lsgan => {
-                let p = judged.real_probability;
-                mse.forward(p.clone(), p.ones_like(), Reduction::Mean)
-            }
-        };
-        let grads = GradientsParams::from_grads(g_loss.backward(), &parts.generator);
-        parts.generator = parts.optimizer_g.step(options.lr_g, parts.generator, grads);
-
+        let scalars;
+        (parts, scalars) = train_step(parts, real, noise, &options, &mut |_| {});
         step += 1;
         window_images += options.batch_size;
-        // Kept on the device; read back only every --log-every steps (a read waits for the device).
-        let scalars = Tensor::cat(vec![d_loss.detach(), g_loss.detach(), p_real.detach().mean(), p_fake.detach().mean()], 0);
 
         let sample_now = step % options.sample_every == 0 || step == end_step;
         let checkpoint_now = step % options.checkpoint_every == 0 || step == end_step;
@@ -302,6 +279,62 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
     })
 }
 
+/// The parts of a training step, in order, for benchmarks that time each one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    GeneratorForward,
+    DiscriminatorForward,
+    Backward,
+    OptimizerStep,
+}
+
+/// One GAN step: the discriminator learns (real → 1, fake → 0, MSE), then the generator, through
+/// the updated discriminator as the reference does. `after` is called at the end of each phase.
+/// Returns the updated parts and [D loss, G loss, mean D(x), mean D(G(z))], left on the device: reading it waits for the
+/// device, so the loop reads it only every --log-every steps.
+pub fn train_step(
+    mut parts: TrainingState<Generator, Discriminator>,
+    real: Tensor<4>,
+    noise: Tensor<2>,
+    options: &TrainOptions,
+    after: &mut dyn FnMut(Phase),
+) -> (TrainingState<Generator, Discriminator>, Tensor<1>) {
+    let mse = MseLoss::new();
+    let fake = parts.generator.forward(noise);
+    after(Phase::GeneratorForward);
+
+    let on_real = parts.discriminator.forward(real);
+    let on_fake = parts.discriminator.forward(fake.clone().detach());
+    let (p_real, p_fake) = (on_real.real_probability, on_fake.real_probability);
+    let d_loss = (mse.forward(p_real.clone(), p_real.ones_like(), Reduction::Mean)
+        + mse.forward(p_fake.clone(), p_fake.zeros_like(), Reduction::Mean))
+        / 2.0;
+    after(Phase::DiscriminatorForward);
+    let grads = d_loss.backward();
+    after(Phase::Backward);
+    let grads = GradientsParams::from_grads(grads, &parts.discriminator);
+    parts.discriminator = parts.optimizer_d.step(options.lr_d, parts.discriminator, grads);
+    after(Phase::OptimizerStep);
+
+    let judged = parts.discriminator.forward(fake);
+    let g_loss = match options.g_loss {
+        GeneratorLoss::FeatureMatching => feature_matching_loss(judged.features, on_real.features),
+        GeneratorLoss::Lsgan => {
+            let p = judged.real_probability;
+            mse.forward(p.clone(), p.ones_like(), Reduction::Mean)
+        }
+    };
+    after(Phase::DiscriminatorForward);
+    let grads = g_loss.backward();
+    after(Phase::Backward);
+    let grads = GradientsParams::from_grads(grads, &parts.generator);
+    parts.generator = parts.optimizer_g.step(options.lr_g, parts.generator, grads);
+    after(Phase::OptimizerStep);
+
+    let scalars = Tensor::cat(vec![d_loss.detach(), g_loss.detach(), p_real.detach().mean(), p_fake.detach().mean()], 0);
+    (parts, scalars)
+}
+
 fn validate(options: &TrainOptions) -> Result<()> {
     let positive = [
         ("--epochs", options.epochs),
@@ -341,7 +374,7 @@ fn report_dataset(root: &Path, dataset: &Dataset) {
 }
 
 /// Latent noise for a training step, from the run's seeded RNG (reproducible, resumable).
-fn noise_batch(plan: &BatchPlan, step: u64, batch: usize, latent_dim: usize, device: &Device) -> Tensor<2> {
+pub fn noise_batch(plan: &BatchPlan, step: u64, batch: usize, latent_dim: usize, device: &Device) -> Tensor<2> {
     let mut rng = plan.rng(STREAM_NOISE, step);
     let mut values = vec![0.0; batch * latent_dim];
     atelier_shared::latent::fill_normal(&mut rng, &mut values);

@@ -119,6 +119,18 @@ fn full_cycle(device: &str) {
     }
     ok(&["sample", "--weights", full.to_str().unwrap(), "--seed", "0", "--count", "16", "--grid", "--out", png("grid.png").to_str().unwrap()]);
     assert_eq!(image::open(png("grid.png")).unwrap().width(), 4 * 64 + 5 * 2);
+
+    // Curating: the best 5 of 40 seeds, distinct, written as JSON; the same twice.
+    let seeds_file = png("seeds.json");
+    let out = ok(&["curate", "--run", run_s, "--weights", half.to_str().unwrap(), "--candidates", "40", "--top", "5", "--out", seeds_file.to_str().unwrap()]);
+    assert!(out.contains("wrote 5 seeds"), "{out}");
+    let seeds: Vec<u64> = serde_json::from_str(&std::fs::read_to_string(&seeds_file).unwrap()).unwrap();
+    let mut unique = seeds.clone();
+    unique.sort();
+    unique.dedup();
+    assert!(unique.len() == 5 && seeds.iter().all(|&s| s < 40), "{seeds:?}");
+    ok(&["curate", "--run", run_s, "--weights", half.to_str().unwrap(), "--candidates", "40", "--top", "5", "--out", png("again.json").to_str().unwrap()]);
+    assert_eq!(std::fs::read(&seeds_file).unwrap(), std::fs::read(png("again.json")).unwrap());
 }
 
 #[test]
@@ -159,4 +171,19 @@ fn bad_training_input_is_a_clear_error() {
     assert!(err.contains("--lr-d"), "{err}");
     let err = fails(&["export", "--run", dir.path().to_str().unwrap(), "--out", dir.path().join("g.bpk").to_str().unwrap()]);
     assert!(err.contains("no checkpoint"), "{err}");
+}
+
+/// `bench` runs and reports positive numbers (its speed is never asserted).
+#[test]
+fn bench_reports_numbers() {
+    let out = ok(&["bench", "--device", "cpu", "--widths", "4", "--batch-size", "4", "--steps", "1", "--warmup", "0", "--json"]);
+    // stdout (the JSON) comes first in `out`, stderr's progress lines after it.
+    let mut stream = serde_json::Deserializer::from_str(&out[out.find('{').unwrap()..]).into_iter::<serde_json::Value>();
+    let json = stream.next().unwrap().unwrap();
+    let training = &json["training"][0];
+    assert_eq!(training["width"], 4);
+    for key in ["images_per_second", "step_ms", "generator_forward_ms", "backward_ms", "optimizer_ms"] {
+        assert!(training[key].as_f64().unwrap() > 0.0, "{key}: {json}");
+    }
+    assert_eq!(json["generator_latency_ms"].as_array().unwrap().len(), 3);
 }
