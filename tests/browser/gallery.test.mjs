@@ -28,6 +28,11 @@ const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'applic
   '.png': 'image/png', '.json': 'application/json', '.bpk': 'application/octet-stream' };
 const server = createServer(async (req, res) => {
   const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+  if (path === '/assets/demo.bpk') {
+    // A damaged weights file, for the page's error message (`?weights=demo`).
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream' }).end(Buffer.alloc(4096, 7));
+    return;
+  }
   const file = path === '/__test__/expected-42.png' ? expectedPng : join(dist, path === '/' ? 'index.html' : path);
   if (!file.startsWith(dist + sep) && file !== expectedPng) { res.writeHead(403).end(); return; }
   try {
@@ -137,6 +142,10 @@ try {
     check(!result.pwned && result.injected === 0 && result.message.includes('is not a portrait seed') && result.state === 'ready',
       `seed ${JSON.stringify(bad)} gives a polite message and runs nothing`);
   }
+  // A damaged weights file: a clear message, no portraits.
+  page = await open(context, `${base}/?weights=demo`);
+  const broken = await page.evaluate(() => ({ state: document.body.dataset.state, message: document.getElementById('message').textContent }));
+  check(broken.state === 'error' && broken.message.includes('burnpack'), `a damaged weights file is a clear message ("${broken.message}")`);
   await context.close();
 
   // Without WebGPU: the CPU fallback.

@@ -187,3 +187,61 @@ fn bench_reports_numbers() {
     }
     assert_eq!(json["generator_latency_ms"].as_array().unwrap().len(), 3);
 }
+
+/// Waits (polling) until `done` holds, or fails after `limit`.
+fn wait_until(limit: std::time::Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn start_long_run(data: &str, run: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(["train", "--data", data, "--run", run, "--device", "cpu", "--width", "4", "--batch-size", "4"])
+        .args(["--epochs", "100000", "--checkpoint-every", "1", "--sample-every", "1000", "--log-every", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Ctrl-C saves a checkpoint and exits cleanly; SIGKILL at any moment leaves a checkpoint to
+/// resume from, never a torn one; resuming continues the step count.
+#[test]
+fn interrupted_and_killed_runs_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = raw_image_folder(dir.path());
+    let run = dir.path().join("run");
+    let (data_s, run_s) = (data.to_str().unwrap(), run.to_str().unwrap());
+    let limit = std::time::Duration::from_secs(120);
+
+    let mut child = start_long_run(data_s, run_s);
+    wait_until(limit, "the first checkpoint", || run.join("checkpoint/state.json").is_file());
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "Ctrl-C exits cleanly: {status:?}");
+    let stopped_at = checkpoint_step(&run);
+    assert!(stopped_at >= 1);
+
+    // SIGKILL while it checkpoints every step, then resume in that folder.
+    let run = dir.path().join("killed");
+    let run_s = run.to_str().unwrap();
+    let mut child = start_long_run(data_s, run_s);
+    let step_now = || {
+        let text = std::fs::read_to_string(run.join("checkpoint/state.json")).unwrap_or_default();
+        serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v["step"].as_u64()).unwrap_or(0)
+    };
+    wait_until(limit, "a few checkpoints", || step_now() >= 3);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = trainer(&[
+        "train", "--data", data_s, "--run", run_s, "--resume", "--device", "cpu", "--max-steps", "2", "--epochs", "100000",
+    ]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "resume after SIGKILL:\n{text}");
+    let resumed_from: u64 = text.split("from step ").nth(1).and_then(|t| t.split_whitespace().next()).unwrap().parse().unwrap();
+    assert!(resumed_from >= 3, "{text}");
+    assert_eq!(checkpoint_step(&run), resumed_from + 2);
+}
