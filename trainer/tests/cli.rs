@@ -245,3 +245,27 @@ fn interrupted_and_killed_runs_resume() {
     assert!(resumed_from >= 3, "{text}");
     assert_eq!(checkpoint_step(&run), resumed_from + 2);
 }
+
+/// The generator the gallery ships with loads and paints varied, non-blank portraits, and the
+/// gallery's curated seeds are valid.
+#[test]
+fn shipped_weights_paint_varied_portraits() {
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/assets");
+    let dir = tempfile::tempdir().unwrap();
+    let weights = assets.join("generator.bpk");
+    ok(&["sample", "--weights", weights.to_str().unwrap(), "--seed", "0", "--count", "8", "--out", dir.path().to_str().unwrap()]);
+    let images: Vec<Vec<f64>> = (0..8)
+        .map(|s| image::open(dir.path().join(format!("seed-{s}.png"))).unwrap().to_rgb8().into_raw().into_iter().map(f64::from).collect())
+        .collect();
+    for (i, a) in images.iter().enumerate() {
+        let mean = a.iter().sum::<f64>() / a.len() as f64;
+        let std = (a.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / a.len() as f64).sqrt();
+        assert!(std > 10.0 && (10.0..245.0).contains(&mean), "portrait {i} looks blank: mean {mean:.1}, std {std:.1}");
+        for (j, b) in images.iter().enumerate().skip(i + 1) {
+            let distance = a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f64>() / a.len() as f64;
+            assert!(distance > 8.0, "portraits {i} and {j} are nearly the same (mean difference {distance:.1})");
+        }
+    }
+    let seeds: Vec<u64> = serde_json::from_str(&std::fs::read_to_string(assets.join("seeds.json")).unwrap()).unwrap();
+    assert!(seeds.len() >= 16, "the gallery needs at least a page of seeds");
+}
