@@ -24,7 +24,7 @@ pub const GENERATOR_FILE: &str = "generator.bpk";
 pub const DISCRIMINATOR_FILE: &str = "discriminator.bpk";
 const OPTIMIZER_G_FILE: &str = "optimizer-generator.bpk";
 const OPTIMIZER_D_FILE: &str = "optimizer-discriminator.bpk";
-const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 1;
 
 /// The small part of a checkpoint, as JSON.
 #[derive(Clone, Debug, Serialize, Deserialize)]

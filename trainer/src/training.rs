@@ -182,7 +182,7 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
     let total_steps = options.epochs * plan.steps_per_epoch();
     let end_step = request.max_steps.map_or(total_steps, |m| (start_step + m).min(total_steps));
     let state_at = |step: u64, options: &TrainOptions| CheckpointState {
-        format_version: 1,
+        format_version: checkpoint::FORMAT_VERSION,
         step,
         options: options.clone(),
         generator: generator_config.clone(),
@@ -244,11 +244,16 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
             (window_start, window_images) = (Instant::now(), 0);
             let epoch = step.div_ceil(plan.steps_per_epoch()).max(1);
             log_metrics(&mut events, &mut metrics_csv, step, epoch, &last, images_per_second)?;
-            bar.set_position(step);
-            bar.set_message(format!(
+            let message = format!(
                 "epoch {epoch}/{} · D {:.4} · G {:.4} · D(x) {:.3} · D(G(z)) {:.3} · {images_per_second:.1} img/s",
                 options.epochs, last.d_loss, last.g_loss, last.d_real, last.d_fake
-            ));
+            );
+            if request.progress && bar.is_hidden() && sample_now {
+                // Not a terminal (a log file, say): a plain line now and then instead of the bar.
+                println!("step {step}/{total_steps} · {message}");
+            }
+            bar.set_position(step);
+            bar.set_message(message);
         }
         if sample_now {
             write_samples(&run, &mut events, step, &parts.generator, &batch.images)?;
