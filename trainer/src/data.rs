@@ -101,6 +101,15 @@ pub fn to_square(image: &DynamicImage, size: u32) -> Rgb {
     Rgb { size: size as usize, pixels: square.into_rgb8().into_raw() }
 }
 
+/// A progress bar over `len` files, or a hidden one.
+pub fn counting_bar(show: bool, len: usize, label: &str) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let template = format!("{label} {{bar:30}} {{pos}}/{{len}} {{per_sec}} ETA {{eta}}");
+    ProgressBar::new(len as u64).with_style(ProgressStyle::with_template(&template).expect("valid template"))
+}
+
 /// Images in memory plus what could not be read.
 pub struct Dataset {
     pub images: Vec<Rgb>,
@@ -120,13 +129,7 @@ impl Dataset {
                 IMAGE_EXTENSIONS.join(", ")
             );
         }
-        let bar = if show_progress {
-            ProgressBar::new(paths.len() as u64).with_style(
-                ProgressStyle::with_template("loading images {bar:30} {pos}/{len} {elapsed}").unwrap(),
-            )
-        } else {
-            ProgressBar::hidden()
-        };
+        let bar = counting_bar(show_progress, paths.len(), "loading images");
         let results: Vec<_> = paths
             .par_iter()
             .progress_with(bar.clone())

@@ -8,7 +8,7 @@
 
 use anyhow::{Context, Result, bail};
 use image::{DynamicImage, GrayImage, RgbImage, imageops::FilterType};
-use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
+use indicatif::ParallelProgressIterator;
 use rayon::prelude::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -237,13 +237,7 @@ pub fn preprocess(options: &PreprocessOptions) -> Result<Summary> {
     }
     std::fs::create_dir_all(&options.output).with_context(|| format!("cannot create {}", options.output.display()))?;
 
-    let bar = if options.show_progress {
-        ProgressBar::new(paths.len() as u64).with_style(
-            ProgressStyle::with_template("finding faces {bar:30} {pos}/{len} {per_sec} ETA {eta}").unwrap(),
-        )
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::data::counting_bar(options.show_progress, paths.len(), "finding faces");
     let outcomes: Vec<Outcome> = paths
         .par_iter()
         .progress_with(bar.clone())

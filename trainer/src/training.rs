@@ -315,11 +315,7 @@ pub fn train_step(
         + mse.forward(p_fake.clone(), p_fake.zeros_like(), Reduction::Mean))
         / 2.0;
     after(Phase::DiscriminatorForward);
-    let grads = d_loss.backward();
-    after(Phase::Backward);
-    let grads = GradientsParams::from_grads(grads, &parts.discriminator);
-    parts.discriminator = parts.optimizer_d.step(options.lr_d, parts.discriminator, grads);
-    after(Phase::OptimizerStep);
+    parts.discriminator = learn(d_loss.clone(), parts.discriminator, &mut parts.optimizer_d, options.lr_d, after);
 
     let judged = parts.discriminator.forward(fake);
     let g_loss = match options.g_loss {
@@ -330,14 +326,20 @@ pub fn train_step(
         }
     };
     after(Phase::DiscriminatorForward);
-    let grads = g_loss.backward();
-    after(Phase::Backward);
-    let grads = GradientsParams::from_grads(grads, &parts.generator);
-    parts.generator = parts.optimizer_g.step(options.lr_g, parts.generator, grads);
-    after(Phase::OptimizerStep);
+    parts.generator = learn(g_loss.clone(), parts.generator, &mut parts.optimizer_g, options.lr_g, after);
 
     let scalars = Tensor::cat(vec![d_loss.detach(), g_loss.detach(), p_real.detach().mean(), p_fake.detach().mean()], 0);
     (parts, scalars)
+}
+
+/// Backward pass from `loss` and an optimiser step on `module`'s parameters only.
+fn learn<M: Module>(loss: Tensor<1>, module: M, optimizer: &mut ModuleOptimizer, lr: f64, after: &mut dyn FnMut(Phase)) -> M {
+    let grads = loss.backward();
+    after(Phase::Backward);
+    let grads = GradientsParams::from_grads(grads, &module);
+    let module = optimizer.step(lr, module, grads);
+    after(Phase::OptimizerStep);
+    module
 }
 
 fn validate(options: &TrainOptions) -> Result<()> {
