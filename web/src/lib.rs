@@ -46,7 +46,8 @@ pub fn interpolated_latents(a: u64, b: u64, steps: usize, latent_dim: usize) -> 
     let mut out = Vec::with_capacity(steps * latent_dim);
     for i in 0..steps {
         let t = if steps > 1 { i as f32 / (steps - 1) as f32 } else { 0.0 };
-        out.extend(za.iter().zip(&zb).map(|(x, y)| x + t * (y - x)));
+        // (1 - t) x + t y is exact at both ends.
+        out.extend(za.iter().zip(&zb).map(|(x, y)| (1.0 - t) * x + t * y));
     }
     out
 }
@@ -162,7 +163,7 @@ mod tests {
         assert_eq!(z.len(), 40);
         assert_eq!(&z[..8], &latent_for_seed(3, 8)[..]);
         assert_eq!(&z[32..], &latent_for_seed(9, 8)[..]);
-        let mid: Vec<f32> = latent_for_seed(3, 8).iter().zip(latent_for_seed(9, 8)).map(|(a, b)| a + 0.5 * (b - a)).collect();
+        let mid: Vec<f32> = latent_for_seed(3, 8).iter().zip(latent_for_seed(9, 8)).map(|(a, b)| 0.5 * a + 0.5 * b).collect();
         assert_eq!(&z[16..24], &mid[..]);
     }
 }
