@@ -13,7 +13,7 @@ use std::time::Instant;
 use crate::checkpoint::TrainingState;
 use crate::data::{BatchPlan, STREAM_AUGMENT};
 use crate::device::DeviceChoice;
-use crate::training::{GeneratorLoss, Phase, TrainOptions, adam, noise_batch, train_step};
+use crate::training::{Phase, TrainOptions, adam, noise_batch, train_step};
 
 pub struct BenchOptions {
     pub device: DeviceChoice,
@@ -60,20 +60,7 @@ fn sync(device: &Device) -> Result<()> {
 
 fn bench_width(device: &Device, width: usize, options: &BenchOptions) -> Result<TrainingBench> {
     let train_device = device.clone().autodiff();
-    let train_options = TrainOptions {
-        data: PathBuf::new(),
-        epochs: 1,
-        batch_size: options.batch_size,
-        width,
-        lr_g: 1e-4,
-        lr_d: 2e-4,
-        g_loss: GeneratorLoss::FeatureMatching,
-        disc_norm: DiscNorm::Batch,
-        seed: 0,
-        checkpoint_every: 1,
-        sample_every: 1,
-        log_every: 1,
-    };
+    let train_options = TrainOptions::article(PathBuf::new(), width, options.batch_size);
     let mut parts = TrainingState {
         generator: GeneratorConfig::new(width).init(&train_device),
         discriminator: DiscriminatorConfig::new(width, DiscNorm::Batch).init(&train_device),
@@ -82,13 +69,12 @@ fn bench_width(device: &Device, width: usize, options: &BenchOptions) -> Result<
     };
     let plan = BatchPlan { seed: 0, batch_size: options.batch_size, dataset_len: options.batch_size };
     let batch = options.batch_size;
-    let real = || {
-        // Uniform noise in [-1, 1] stands in for images: speed does not depend on content.
-        let mut values = vec![0.0f32; batch * 3 * IMAGE_SIZE * IMAGE_SIZE];
-        atelier_shared::latent::fill_normal(&mut plan.rng(STREAM_AUGMENT, 0), &mut values);
-        values.iter_mut().for_each(|v| *v = v.tanh());
-        Tensor::<4>::from_data(TensorData::new(values, [batch, 3, IMAGE_SIZE, IMAGE_SIZE]), &train_device)
-    };
+    // Noise squashed into [-1, 1] stands in for images (speed does not depend on content). It is
+    // made once: only its upload to the device belongs in a timed step.
+    let mut values = vec![0.0f32; batch * 3 * IMAGE_SIZE * IMAGE_SIZE];
+    atelier_shared::latent::fill_normal(&mut plan.rng(STREAM_AUGMENT, 0), &mut values);
+    values.iter_mut().for_each(|v| *v = v.tanh());
+    let real = || Tensor::<4>::from_data(TensorData::new(values.clone(), [batch, 3, IMAGE_SIZE, IMAGE_SIZE]), &train_device);
     let mut step_times = Vec::new();
     for step in 0..options.warmup + options.steps {
         let start = Instant::now();
@@ -100,44 +86,35 @@ fn bench_width(device: &Device, width: usize, options: &BenchOptions) -> Result<
             step_times.push(start.elapsed().as_secs_f64() * 1e3);
         }
     }
-    let mut phases: Vec<(Phase, f64)> = Vec::new();
+    // Per timed step, the milliseconds spent in each phase (most phases happen twice a step).
+    let mut per_step: Vec<[f64; 4]> = Vec::new();
     for step in 0..options.steps {
+        let mut totals = [0.0; 4];
         let mut mark = Instant::now();
         let mut failed = None;
         let mut after = |phase: Phase| {
             if let Err(e) = sync(device) {
                 failed = Some(e);
             }
-            phases.push((phase, mark.elapsed().as_secs_f64() * 1e3));
+            totals[phase as usize] += mark.elapsed().as_secs_f64() * 1e3;
             mark = Instant::now();
         };
         (parts, _) = train_step(parts, real(), noise_batch(&plan, step as u64, batch, LATENT_DIM, &train_device), &train_options, &mut after);
         if let Some(e) = failed {
             return Err(e);
         }
+        per_step.push(totals);
     }
-    // A step has each phase once or twice: sum per step, then take the median over steps.
-    let per_step = |wanted: Phase| {
-        let per_step_count = phases.iter().filter(|(p, _)| *p == wanted).count() / options.steps.max(1);
-        let values: Vec<f64> = phases
-            .iter()
-            .filter(|(p, _)| *p == wanted)
-            .map(|(_, ms)| *ms)
-            .collect::<Vec<_>>()
-            .chunks(per_step_count.max(1))
-            .map(|c| c.iter().sum())
-            .collect();
-        median(values)
-    };
+    let phase_ms = |phase: Phase| median(per_step.iter().map(|t| t[phase as usize]).collect());
     let step_ms = median(step_times);
     Ok(TrainingBench {
         width,
         images_per_second: batch as f64 / (step_ms / 1e3),
         step_ms,
-        generator_forward_ms: per_step(Phase::GeneratorForward),
-        discriminator_forward_ms: per_step(Phase::DiscriminatorForward),
-        backward_ms: per_step(Phase::Backward),
-        optimizer_ms: per_step(Phase::OptimizerStep),
+        generator_forward_ms: phase_ms(Phase::GeneratorForward),
+        discriminator_forward_ms: phase_ms(Phase::DiscriminatorForward),
+        backward_ms: phase_ms(Phase::Backward),
+        optimizer_ms: phase_ms(Phase::OptimizerStep),
     })
 }
 

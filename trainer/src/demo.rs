@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::device::DeviceChoice;
 use crate::preprocess::{PreprocessOptions, preprocess};
-use crate::training::{GeneratorLoss, TrainOptions, TrainRequest, train};
+use crate::training::{TrainOptions, TrainRequest, train};
 
 /// Marks a folder the demo made, so a second run may replace it and nothing else is touched.
 const MARKER: &str = ".atelier-demo";
@@ -64,18 +64,11 @@ pub fn demo(options: DemoOptions) -> Result<()> {
     let total = options.epochs * steps_per_epoch;
     let outcome = train(TrainRequest {
         options: TrainOptions {
-            data: crops,
             epochs: options.epochs,
-            batch_size: options.batch_size,
-            width: options.width,
-            lr_g: 1e-4,
-            lr_d: 2e-4,
-            g_loss: GeneratorLoss::FeatureMatching,
-            disc_norm: atelier_shared::DiscNorm::Batch,
-            seed: 0,
             checkpoint_every: total.max(1),
             sample_every: (total / 5).max(1),
             log_every: 5,
+            ..TrainOptions::article(crops, options.width, options.batch_size)
         },
         run: run.clone(),
         resume: false,

@@ -111,10 +111,10 @@ struct TrainArgs {
     #[arg(long, default_value_t = 64)]
     width: usize,
     /// Generator learning rate (Adam, β = (0.5, 0.99), ε = 1e-8).
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = training::DEFAULT_LR_G)]
     lr_g: f64,
     /// Discriminator learning rate.
-    #[arg(long, default_value_t = 2e-4)]
+    #[arg(long, default_value_t = training::DEFAULT_LR_D)]
     lr_d: f64,
     /// Generator loss.
     #[arg(long, value_enum, default_value_t = GeneratorLoss::FeatureMatching)]

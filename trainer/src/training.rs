@@ -53,6 +53,31 @@ pub struct TrainOptions {
     pub log_every: u64,
 }
 
+/// The seed's learning rates (`--lr-g`, `--lr-d`).
+pub const DEFAULT_LR_G: f64 = 1e-4;
+pub const DEFAULT_LR_D: f64 = 2e-4;
+
+impl TrainOptions {
+    /// The article's setup (feature matching, BatchNorm, the seed's learning rates, 100 epochs)
+    /// on `data` at `width` and `batch_size`, with the command line's default intervals.
+    pub fn article(data: PathBuf, width: usize, batch_size: usize) -> Self {
+        Self {
+            data,
+            epochs: 100,
+            batch_size,
+            width,
+            lr_g: DEFAULT_LR_G,
+            lr_d: DEFAULT_LR_D,
+            g_loss: GeneratorLoss::FeatureMatching,
+            disc_norm: DiscNorm::Batch,
+            seed: 0,
+            checkpoint_every: 500,
+            sample_every: 200,
+            log_every: 10,
+        }
+    }
+}
+
 /// Adam as the seed configured it (PyTorch's ε, not burn's default 1e-5).
 pub fn adam() -> ModuleOptimizer {
     AdamConfig::new().with_beta_1(0.5).with_beta_2(0.99).with_epsilon(1e-8).init()
