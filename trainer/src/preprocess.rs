@@ -247,9 +247,10 @@ pub fn preprocess(options: &PreprocessOptions) -> Result<Summary> {
 
     let digits = paths.len().to_string().len().max(5);
     let mut summary = Summary::default();
+    // A source path as the CSV files name it: relative to --input, quoted when needed.
+    let relative = |path: &Path| csv_field(&path.strip_prefix(&options.input).unwrap_or(path).to_string_lossy());
     let mut manifest = String::from("output,source,face_x,face_y,face_size,score\n");
     for (path, outcome) in paths.iter().zip(outcomes) {
-        let source = path.strip_prefix(&options.input).unwrap_or(path).to_string_lossy().into_owned();
         match outcome {
             Outcome::Unreadable(why) => summary.unreadable.push((path.clone(), why)),
             Outcome::NoFace => {
@@ -268,13 +269,12 @@ pub fn preprocess(options: &PreprocessOptions) -> Result<Summary> {
                     }
                     None => ",,,".to_string(),
                 };
-                let _ = writeln!(manifest, "{name},{},{face_fields}", csv_field(&source));
+                let _ = writeln!(manifest, "{name},{},{face_fields}", relative(path));
             }
         }
     }
     crate::atomic::write(&options.output.join("manifest.csv"), manifest.as_bytes())?;
     let mut skipped = String::from("source,reason\n");
-    let relative = |path: &Path| csv_field(&path.strip_prefix(&options.input).unwrap_or(path).to_string_lossy());
     for path in &summary.no_face {
         let _ = writeln!(skipped, "{},no face found", relative(path));
     }
