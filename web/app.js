@@ -188,12 +188,14 @@ async function main() {
     fail(`The painter could not start: ${error.message ?? error}`);
     return;
   }
-  $('more').addEventListener('click', () => showMore().catch((e) => fail(String(e.message ?? e))));
-  $('blend-form').addEventListener('submit', (e) => blend(e).catch((err) => fail(String(err.message ?? err))));
+  // Runs an async handler; a failure becomes the page's error message.
+  const guarded = (handler) => (...args) => handler(...args).catch((e) => fail(String(e.message ?? e)));
+  $('more').addEventListener('click', guarded(showMore));
+  $('blend-form').addEventListener('submit', guarded(blend));
   $('download').addEventListener('click', download);
   $('copy-link').addEventListener('click', copyLink);
-  window.addEventListener('hashchange', () => route().catch((e) => fail(String(e.message ?? e))));
-  await route().catch((e) => fail(String(e.message ?? e)));
+  window.addEventListener('hashchange', guarded(route));
+  await guarded(route)();
 }
 
 main();
