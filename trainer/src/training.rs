@@ -342,7 +342,9 @@ pub fn train_step(
     after(Phase::DiscriminatorForward);
     parts.discriminator = learn(d_loss.clone(), parts.discriminator, &mut parts.optimizer_d, options.lr_d, after);
 
-    let judged = parts.discriminator.forward(fake);
+    // The discriminator's weights are constants in the generator's step: a frozen copy makes the
+    // backward pass skip their gradients, which the generator's optimiser would throw away.
+    let judged = parts.discriminator.clone().no_grad().forward(fake);
     let g_loss = match options.g_loss {
         GeneratorLoss::FeatureMatching => feature_matching_loss(judged.features, on_real.features),
         GeneratorLoss::Lsgan => {
