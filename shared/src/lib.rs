@@ -7,6 +7,7 @@
 pub mod latent;
 pub mod model;
 pub mod pixels;
+mod upsample;
 pub mod weights;
 
 pub use latent::{LATENT_ALGORITHM, latent_batch, latent_for_seed};

@@ -14,6 +14,8 @@ use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::upsample::transposed_conv;
+
 /// Length of the latent vector the article's generator takes.
 pub const LATENT_DIM: usize = 128;
 /// Side of the square images the network makes and judges.
@@ -157,9 +159,9 @@ impl Generator {
         assert_eq!(dim, self.latent_dim, "latent has {dim} values, the generator takes {}", self.latent_dim);
         let mut x = latent.reshape([batch, dim, 1, 1]);
         for block in &self.blocks {
-            x = relu(block.norm.forward(block.conv.forward(x)));
+            x = relu(block.norm.forward(transposed_conv(&block.conv, x)));
         }
-        self.output.forward(x).tanh()
+        transposed_conv(&self.output, x).tanh()
     }
 
     pub fn latent_dim(&self) -> usize {
