@@ -31,7 +31,8 @@ use training::{GeneratorLoss, TrainOptions, TrainRequest};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay` in mimalloc 3's `mi_option_t` (the Rust bindings have no name for it).
+/// `mi_option_purge_delay` in the `mi_option_t` of the mimalloc that libmimalloc-sys 0.1.49
+/// vendors (the Rust bindings have no name for it; Cargo.toml pins the version).
 const MIMALLOC_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Keeps freed memory mapped for the next step instead of handing it back to the kernel: each
