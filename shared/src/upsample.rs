@@ -1,6 +1,6 @@
 //! The generator's transposed convolutions, arranged so that the backend multiplies wide
-//! matrices instead of many narrow ones. Same weights, same results as burn's
-//! `ConvTranspose2d::forward`.
+//! matrices instead of many narrow ones. Same weights, and the same results up to float
+//! rounding, as burn's `ConvTranspose2d::forward`.
 //!
 //! burn's CPU backend (`flex`) runs a transposed convolution as one matrix product per image
 //! whose width is the image's pixel count: 1 for the first layer, 16 for the second. Such thin
