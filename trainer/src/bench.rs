@@ -168,7 +168,7 @@ pub fn bench(options: &BenchOptions) -> Result<BenchReport> {
                 input: data.clone(),
                 output: out.clone(),
                 size: IMAGE_SIZE as u32,
-                margin: 0.5,
+                margin: crate::preprocess::DEFAULT_MARGIN,
                 keep_faceless: false,
                 show_progress: false,
             });

@@ -50,7 +50,7 @@ pub fn demo(options: DemoOptions) -> Result<()> {
         input: data.clone(),
         output: crops.clone(),
         size: atelier_shared::IMAGE_SIZE as u32,
-        margin: 0.5,
+        margin: crate::preprocess::DEFAULT_MARGIN,
         keep_faceless: false,
         show_progress: true,
     })?;

@@ -103,7 +103,7 @@ struct PreprocessArgs {
     #[arg(long, default_value_t = 64)]
     size: u32,
     /// Border around the face on each side, as a fraction of the face size (0.5: face plus hair and a little shoulder).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = preprocess::DEFAULT_MARGIN)]
     margin: f32,
     /// Keep a centre crop of images where no face is found (default: skip them).
     #[arg(long)]
@@ -146,13 +146,13 @@ struct TrainArgs {
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
     /// Steps between checkpoints.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = training::DEFAULT_CHECKPOINT_EVERY)]
     checkpoint_every: u64,
     /// Steps between sample grids.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = training::DEFAULT_SAMPLE_EVERY)]
     sample_every: u64,
     /// Steps between reading losses back from the device (progress bar, metrics.csv, TensorBoard).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = training::DEFAULT_LOG_EVERY)]
     log_every: u64,
     /// Continue the run in --run from its last checkpoint (its saved options are used; --epochs may extend it).
     #[arg(long, requires = "run")]
@@ -331,7 +331,7 @@ fn train(args: TrainArgs) -> Result<()> {
     let run = args.run.unwrap_or_else(|| PathBuf::from("runs").join(utc_timestamp()));
     let options = TrainOptions {
         data: args.data,
-        epochs: args.epochs.unwrap_or(100),
+        epochs: args.epochs.unwrap_or(training::DEFAULT_EPOCHS),
         batch_size: args.batch_size,
         width: args.width,
         lr_g: args.lr_g,

@@ -26,6 +26,9 @@ const MAX_UPSCALE: f32 = 8.0;
 /// Large images are downscaled for detection (1920 px takes ~1 s, 640 px ~0.2 s).
 const MAX_DETECTION_SIDE: u32 = 640;
 
+/// `--margin`'s default: half a face on each side, enough for hair and a little shoulder.
+pub const DEFAULT_MARGIN: f32 = 0.5;
+
 #[derive(Clone, Debug)]
 pub struct PreprocessOptions {
     pub input: PathBuf,

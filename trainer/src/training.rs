@@ -56,6 +56,11 @@ pub struct TrainOptions {
 /// The seed's learning rates (`--lr-g`, `--lr-d`).
 pub const DEFAULT_LR_G: f64 = 1e-4;
 pub const DEFAULT_LR_D: f64 = 2e-4;
+/// The command line's defaults for `--epochs` and the three intervals, in steps.
+pub const DEFAULT_EPOCHS: u64 = 100;
+pub const DEFAULT_CHECKPOINT_EVERY: u64 = 500;
+pub const DEFAULT_SAMPLE_EVERY: u64 = 200;
+pub const DEFAULT_LOG_EVERY: u64 = 10;
 
 impl TrainOptions {
     /// The article's setup (feature matching, BatchNorm, the seed's learning rates, 100 epochs)
@@ -63,7 +68,7 @@ impl TrainOptions {
     pub fn article(data: PathBuf, width: usize, batch_size: usize) -> Self {
         Self {
             data,
-            epochs: 100,
+            epochs: DEFAULT_EPOCHS,
             batch_size,
             width,
             lr_g: DEFAULT_LR_G,
@@ -71,9 +76,9 @@ impl TrainOptions {
             g_loss: GeneratorLoss::FeatureMatching,
             disc_norm: DiscNorm::Batch,
             seed: 0,
-            checkpoint_every: 500,
-            sample_every: 200,
-            log_every: 10,
+            checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
+            sample_every: DEFAULT_SAMPLE_EVERY,
+            log_every: DEFAULT_LOG_EVERY,
         }
     }
 }
