@@ -4,6 +4,9 @@
 //! Everything here compiles for native targets and for `wasm32`, and nothing here picks a
 //! backend: callers pass a burn [`Device`](burn::tensor::Device).
 
+#[cfg(feature = "cpu-kernels")]
+pub mod cpu_conv;
+mod downsample;
 pub mod latent;
 pub mod model;
 pub mod pixels;

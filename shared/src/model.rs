@@ -14,6 +14,7 @@ use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::downsample::strided_conv;
 use crate::upsample::transposed_conv;
 
 /// Length of the latent vector the article's generator takes.
@@ -211,9 +212,9 @@ pub struct Discriminator {
 
 impl Discriminator {
     pub fn forward(&self, images: Tensor<4>) -> Judgement {
-        let mut x = leaky_relu(self.input.forward(images), LEAKY_SLOPE);
+        let mut x = leaky_relu(strided_conv(&self.input, images), LEAKY_SLOPE);
         for block in &self.blocks {
-            x = leaky_relu(block.norm.forward(block.conv.forward(x)), LEAKY_SLOPE);
+            x = leaky_relu(block.norm.forward(strided_conv(&block.conv, x)), LEAKY_SLOPE);
         }
         let features = self.features.forward(x.flatten(1, 3));
         let logit = self.head.forward(leaky_relu(features.clone(), LEAKY_SLOPE));

@@ -6,8 +6,11 @@
 //! whose width is the image's pixel count: 1 for the first layer, 16 for the second. Such thin
 //! products use a fraction of the CPU's vector units. Two rearrangements avoid them:
 //! - a 1×1 input through an unpadded kernel is exactly a matrix product (every backend);
-//! - on the CPU backend, small images are laid side by side as one wide image, with a zero
-//!   column between neighbours so that no kernel reaches across (stride 2, kernel 4, padding 1).
+//! - on the CPU backend, the stride-2 layers run as batch-wide matrix products
+//!   ([`cpu_conv`](crate::cpu_conv), native builds with the `cpu-kernels` feature); without those
+//!   kernels (the browser's WebAssembly), small images are laid side by side as one wide image,
+//!   with a zero column between neighbours so that no kernel reaches across (stride 2, kernel 4,
+//!   padding 1).
 
 use burn::nn::conv::ConvTranspose2d;
 use burn::tensor::ops::PadMode;
@@ -26,6 +29,10 @@ pub fn transposed_conv(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
         return one_pixel(conv, x);
     }
     let halo_free = conv.stride == [2, 2] && conv.kernel_size == [4, 4] && conv.padding == [1, 1];
+    #[cfg(feature = "cpu-kernels")]
+    if plain && halo_free && crate::cpu_conv::applies(&x.device(), x.dtype()) {
+        return with_bias(conv, crate::cpu_conv::conv_up(x, conv.weight.val()));
+    }
     if plain && halo_free && batch > 1 && height * width <= SIDE_BY_SIDE_MAX_PIXELS && on_cpu_backend(&x.device()) {
         return side_by_side(conv, x);
     }
@@ -91,11 +98,15 @@ mod tests {
 
     /// Output and both gradients (input and weight) agree with burn's own layer.
     fn check(config: ConvTranspose2dConfig, input: [usize; 4]) {
+        check_layer(transposed_conv, config, input);
+    }
+
+    fn check_layer(layer: fn(&ConvTranspose2d, Tensor<4>) -> Tensor<4>, config: ConvTranspose2dConfig, input: [usize; 4]) {
         let device = Device::flex().autodiff();
         let conv = config.init(&device);
         let x = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), &device).require_grad();
         let reference = conv.forward(x.clone());
-        let ours = transposed_conv(&conv, x.clone());
+        let ours = layer(&conv, x.clone());
         // A random probe makes every output element matter to the gradients.
         let probe = Tensor::<4>::random(reference.dims(), Distribution::Normal(0.0, 1.0), &device);
         let grads_reference = (reference.clone() * probe.clone()).sum().backward();
@@ -123,14 +134,25 @@ mod tests {
 
     #[test]
     fn side_by_side_layer_matches_burn() {
-        assert!(on_cpu_backend(&Device::flex().autodiff()), "the rearrangement under test would be skipped");
         let config = ConvTranspose2dConfig::new([8, 4], [4, 4]).with_stride([2, 2]).with_padding([1, 1]);
-        check(config.clone().with_bias(false), [5, 8, 4, 4]);
+        check_layer(side_by_side, config.clone().with_bias(false), [5, 8, 4, 4]);
         // Not square, and with a bias.
-        check(config, [3, 8, 2, 4]);
+        check_layer(side_by_side, config, [3, 8, 2, 4]);
     }
 
-    /// Shapes outside both rearrangements fall through to burn's layer unchanged.
+    #[cfg(feature = "cpu-kernels")]
+    #[test]
+    fn cpu_kernels_match_burn() {
+        let device = Device::flex().autodiff();
+        assert!(crate::cpu_conv::applies(&device, burn::tensor::DType::F32), "the kernels under test would be skipped");
+        let config = ConvTranspose2dConfig::new([8, 4], [4, 4]).with_stride([2, 2]).with_padding([1, 1]);
+        check(config.clone().with_bias(false), [5, 8, 4, 4]);
+        // Not square, a bias, a 1×1 input.
+        check(config.clone(), [3, 8, 2, 4]);
+        check(config, [2, 8, 1, 1]);
+    }
+
+    /// Shapes outside the rearrangements fall through to burn's layer unchanged.
     #[test]
     fn other_shapes_use_burn_directly() {
         let config = ConvTranspose2dConfig::new([8, 4], [4, 4]).with_stride([2, 2]).with_padding([1, 1]);

@@ -1,10 +1,12 @@
 //! Per-layer times of the portrait DCGAN's building blocks on burn's CPU backend (`flex`), at
 //! the article's width 64 and batch 64: forward, and forward + backward (input and weight
-//! gradients). `layer_times.py` beside this file times the same layers in PyTorch, so the two
-//! tables show which of burn's kernels limit training speed on a CPU.
+//! gradients). Convolutions are timed twice: burn's own kernels, and the batch-wide ones the
+//! model uses on the CPU (`atelier_shared::cpu_conv`). `layer_times.py` beside this file times
+//! the same layers in PyTorch, so the tables show which kernels limit training speed on a CPU.
 //!
 //! cargo run --release -p trainer --example layer_times
 
+use atelier_shared::cpu_conv;
 use burn::nn::BatchNormConfig;
 use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -34,7 +36,7 @@ fn normal(shape: [usize; 4], std: f64, device: &Device) -> Tensor<4> {
 }
 
 /// Forward alone, then forward + backward with gradients for the input and the weight.
-fn report(name: &str, device: &Device, x: &Tensor<4>, weight: &Tensor<4>, layer: impl Fn(Tensor<4>, Tensor<4>) -> Tensor<4>) {
+fn measure(device: &Device, x: &Tensor<4>, weight: &Tensor<4>, layer: impl Fn(Tensor<4>, Tensor<4>) -> Tensor<4>) -> (f64, f64) {
     let forward = time(device, || {
         layer(x.clone().inner(), weight.clone().inner()).into_data();
     });
@@ -43,28 +45,34 @@ fn report(name: &str, device: &Device, x: &Tensor<4>, weight: &Tensor<4>, layer:
         x.grad(&grads).expect("input gradient").into_data();
         weight.grad(&grads).expect("weight gradient").into_data();
     });
-    println!("{name:<28} {forward:>8.1} {both:>14.1}");
+    (forward, both)
+}
+
+fn row(name: &str, burn: (f64, f64), atelier: Option<(f64, f64)>) {
+    let (forward, both) = burn;
+    let ours = atelier.map_or(String::new(), |(forward, both)| format!(" {forward:>12.1} {both:>16.1}"));
+    println!("{name:<28} {forward:>8.1} {both:>14.1}{ours}");
 }
 
 fn main() {
     let device = Device::flex();
     let train = device.clone().autodiff();
-    println!("{:<28} {:>8} {:>14}", "layer (batch 64)", "fwd ms", "fwd+bwd ms");
+    println!("{:<28} {:>8} {:>14} {:>12} {:>16}", "layer (batch 64)", "fwd ms", "fwd+bwd ms", "atelier fwd", "atelier fwd+bwd");
     for (from, to, side) in [(1024, 512, 4), (512, 256, 8), (256, 128, 16), (128, 3, 32)] {
         let x = normal([BATCH, from, side, side], 1.0, &train);
         let weight = normal([from, to, 4, 4], 0.02, &train);
         let options = ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1);
-        report(&format!("conv_transpose {from}->{to} @{side}"), &device, &x, &weight, |x, w| {
-            conv_transpose2d(x, w, None, options.clone())
-        });
+        let burn = measure(&device, &x, &weight, |x, w| conv_transpose2d(x, w, None, options.clone()));
+        let atelier = measure(&device, &x, &weight, cpu_conv::conv_up);
+        row(&format!("conv_transpose {from}->{to} @{side}"), burn, Some(atelier));
     }
     for (from, to, side) in [(3, 64, 64), (64, 128, 32), (128, 256, 16), (256, 512, 8)] {
         let x = normal([BATCH, from, side, side], 1.0, &train);
         let weight = normal([to, from, 4, 4], 0.02, &train);
         let options = ConvOptions::new([2, 2], [1, 1], [1, 1], 1);
-        report(&format!("conv {from}->{to} @{side}"), &device, &x, &weight, |x, w| {
-            conv2d(x, w, None, options.clone())
-        });
+        let burn = measure(&device, &x, &weight, |x, w| conv2d(x, w, None, options.clone()));
+        let atelier = measure(&device, &x, &weight, cpu_conv::conv_down);
+        row(&format!("conv {from}->{to} @{side}"), burn, Some(atelier));
     }
     for (channels, side) in [(512, 8), (256, 16), (128, 32)] {
         let norm = BatchNormConfig::new(channels).init(&train);
@@ -76,6 +84,6 @@ fn main() {
             let grads = norm.forward(x.clone()).sum().backward();
             x.grad(&grads).expect("input gradient").into_data();
         });
-        println!("{:<28} {forward:>8.1} {both:>14.1}", format!("batch_norm {channels} @{side}"));
+        row(&format!("batch_norm {channels} @{side}"), (forward, both), None);
     }
 }

@@ -1,0 +1,449 @@
+//! The three products behind a 4×4, stride-2, padding-1 convolution, on plain `f32` slices in
+//! NCHW order, each folded into wide matrix products.
+//!
+//! The layer joins a *large* image `[batch, large_channels, 2h, 2w]` and a *small* one
+//! `[batch, small_channels, h, w]` through a kernel `[small_channels, large_channels, 4, 4]`:
+//! - [`down`]: large → small, the convolution (the discriminator's layers);
+//! - [`up`]: small → large, the transposed convolution (the generator's layers), which is also
+//!   the convolution's input gradient;
+//! - [`kernel_gradient`]: the kernel's gradient, the same for both directions.
+//!
+//! Each unrolls the large image into patches (`im2col`: one row of `large_channels·16` values per
+//! small-image pixel) so that every product is a matrix product with thousands of rows: one image
+//! at a time when it has enough pixels, else several images together (then the small image is
+//! transposed to pixel-major order around the product). Patches are unrolled a few megabytes at a
+//! time, into one reused buffer that stays in the CPU's cache for the product that reads it.
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+/// Kernel taps per channel: 4×4.
+const TAPS: usize = 16;
+/// Small images with at least this many pixels are multiplied one at a time, straight from and
+/// into NCHW order; smaller ones in groups.
+const PIXELS_PER_PRODUCT: usize = 256;
+/// A group of small images unrolls into about this many bytes of patches...
+const GROUP_BYTES: usize = 8 << 20;
+/// ... but at least this many rows, or the products get too thin to run fast.
+const MIN_GROUP_ROWS: usize = 512;
+
+/// The shapes of one layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    pub batch: usize,
+    pub large_channels: usize,
+    pub small_channels: usize,
+    /// Height and width of the small image; the large one is twice as tall and wide.
+    pub small_height: usize,
+    pub small_width: usize,
+}
+
+impl Geometry {
+    fn small_pixels(&self) -> usize {
+        self.small_height * self.small_width
+    }
+    fn large_pixels(&self) -> usize {
+        4 * self.small_pixels()
+    }
+    /// Values in one patch row: every large channel's 4×4 taps.
+    fn patch_len(&self) -> usize {
+        self.large_channels * TAPS
+    }
+    fn large_image_len(&self) -> usize {
+        self.large_channels * self.large_pixels()
+    }
+    fn small_image_len(&self) -> usize {
+        self.small_channels * self.small_pixels()
+    }
+    pub fn large_len(&self) -> usize {
+        self.batch * self.large_image_len()
+    }
+    pub fn small_len(&self) -> usize {
+        self.batch * self.small_image_len()
+    }
+    pub fn kernel_len(&self) -> usize {
+        self.small_channels * self.patch_len()
+    }
+
+    /// How many images go through one matrix product (see [`PIXELS_PER_PRODUCT`]).
+    fn group(&self) -> usize {
+        if self.small_pixels() >= PIXELS_PER_PRODUCT {
+            return 1;
+        }
+        self.wide_group()
+    }
+
+    /// Images per product for [`down`]: one image at a time its products are short and deep
+    /// (a few hundred pixels × thousands of patch values), which runs at a quarter of the speed.
+    fn down_group(&self) -> usize {
+        if self.patch_len() < 512 { self.group() } else { self.wide_group() }
+    }
+
+    fn wide_group(&self) -> usize {
+        let rows = (GROUP_BYTES / (self.patch_len() * 4)).max(MIN_GROUP_ROWS);
+        (rows / self.small_pixels()).clamp(1, self.batch)
+    }
+}
+
+/// One group's small images as a matrix of pixels × small channels: where its values are, and
+/// the strides that read them (in NCHW for a single image, else transposed into `scratch`).
+fn pixel_rows<'a>(small: &'a [f32], g: Geometry, scratch: &'a mut Vec<f32>) -> (&'a [f32], (usize, usize)) {
+    if small.len() == g.small_image_len() {
+        (small, (1, g.small_pixels()))
+    } else {
+        scratch.resize(small.len(), 0.0);
+        transpose_images(small, scratch, g.small_channels, g.small_pixels());
+        (scratch, (g.small_channels, 1))
+    }
+}
+
+/// The convolution: `large` → small image.
+pub fn down(large: &[f32], kernel: &[f32], g: Geometry) -> Vec<f32> {
+    down_in_groups(large, kernel, g, g.down_group())
+}
+
+fn down_in_groups(large: &[f32], kernel: &[f32], g: Geometry, group: usize) -> Vec<f32> {
+    check(large, kernel, None, g);
+    let (pixels, patch, channels) = (g.small_pixels(), g.patch_len(), g.small_channels);
+    let (mut patches, mut transposed) = (Vec::new(), Vec::new());
+    let mut small = vec![0.0; g.small_len()];
+    for (images, out) in large.chunks(group * g.large_image_len()).zip(small.chunks_mut(group * g.small_image_len())) {
+        let rows = out.len() / channels;
+        im2col(images, g, &mut patches);
+        // pixels × small channels = patches · kernelᵀ
+        if group == 1 {
+            // (as small channels × pixels = kernel · patchesᵀ: the product runs faster this way round)
+            matmul((channels, rows, patch), out, (pixels, 1), kernel, (patch, 1), &patches, (1, patch), false);
+        } else {
+            transposed.resize(out.len(), 0.0);
+            matmul((rows, channels, patch), &mut transposed, (channels, 1), &patches, (patch, 1), kernel, (1, patch), false);
+            transpose_images(&transposed, out, pixels, channels);
+        }
+    }
+    small
+}
+
+/// The transposed convolution: `small` → large image.
+pub fn up(small: &[f32], kernel: &[f32], g: Geometry) -> Vec<f32> {
+    up_in_groups(small, kernel, g, g.group())
+}
+
+fn up_in_groups(small: &[f32], kernel: &[f32], g: Geometry, group: usize) -> Vec<f32> {
+    check(&[], kernel, Some(small), g);
+    let (patch, channels) = (g.patch_len(), g.small_channels);
+    let (mut patches, mut scratch) = (Vec::new(), Vec::new());
+    let mut large = vec![0.0; g.large_len()];
+    for (inputs, images) in small.chunks(group * g.small_image_len()).zip(large.chunks_mut(group * g.large_image_len())) {
+        let rows = inputs.len() / channels;
+        let (inputs, strides) = pixel_rows(inputs, g, &mut scratch);
+        patches.resize(rows * patch, 0.0);
+        // patch gradients = pixels × small channels · kernel
+        matmul((rows, patch, channels), &mut patches, (patch, 1), inputs, strides, kernel, (patch, 1), false);
+        col2im(&patches, g, images);
+    }
+    large
+}
+
+/// The kernel's gradient, given the large image and the gradient at the small one (for
+/// [`down`]), or the gradient at the large image and the small input (for [`up`]).
+pub fn kernel_gradient(large: &[f32], small: &[f32], g: Geometry) -> Vec<f32> {
+    kernel_gradient_in_groups(large, small, g, g.group())
+}
+
+fn kernel_gradient_in_groups(large: &[f32], small: &[f32], g: Geometry, group: usize) -> Vec<f32> {
+    check(large, &[], Some(small), g);
+    let (patch, channels) = (g.patch_len(), g.small_channels);
+    let (mut patches, mut scratch) = (Vec::new(), Vec::new());
+    let mut kernel = vec![0.0; g.kernel_len()];
+    let groups = large.chunks(group * g.large_image_len()).zip(small.chunks(group * g.small_image_len()));
+    for (i, (images, inputs)) in groups.enumerate() {
+        let rows = inputs.len() / channels;
+        im2col(images, g, &mut patches);
+        let (inputs, strides) = pixel_rows(inputs, g, &mut scratch);
+        // kernelᵀ (patch values × small channels) += patchesᵀ · pixels × small channels,
+        // written straight into the kernel's own layout.
+        matmul((patch, channels, rows), &mut kernel, (1, patch), &patches, (1, patch), inputs, strides, i > 0);
+    }
+    kernel
+}
+
+fn check(large: &[f32], kernel: &[f32], small: Option<&[f32]>, g: Geometry) {
+    assert!(large.is_empty() || large.len() == g.large_len(), "large image: {} values for {g:?}", large.len());
+    assert!(kernel.is_empty() || kernel.len() == g.kernel_len(), "kernel: {} values for {g:?}", kernel.len());
+    if let Some(small) = small {
+        assert_eq!(small.len(), g.small_len(), "small image: {} values for {g:?}", small.len());
+    }
+}
+
+/// `dst (m×n) = lhs (m×k) · rhs (k×n)`, or `dst += …` with `accumulate`; strides are
+/// (row, column) pairs in elements.
+#[allow(clippy::too_many_arguments)]
+fn matmul(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    dst_strides: (usize, usize),
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+    accumulate: bool,
+) {
+    let extent = |(rows, cols): (usize, usize), (row_stride, col_stride): (usize, usize)| {
+        (rows - 1) * row_stride + (cols - 1) * col_stride + 1
+    };
+    assert!(m > 0 && n > 0 && k > 0);
+    assert!(dst.len() >= extent((m, n), dst_strides));
+    assert!(lhs.len() >= extent((m, k), lhs_strides));
+    assert!(rhs.len() >= extent((k, n), rhs_strides));
+    // Below ~2 M multiply-adds, splitting the product across threads costs more than it saves.
+    let parallelism = if m * n * k >= 1 << 21 { Parallelism::Rayon(0) } else { Parallelism::None };
+    // SAFETY: the asserts above keep every index the product touches inside the three slices.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            dst_strides.1 as isize,
+            dst_strides.0 as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_strides.1 as isize,
+            lhs_strides.0 as isize,
+            rhs.as_ptr(),
+            rhs_strides.1 as isize,
+            rhs_strides.0 as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// Large images → patch rows `[images · small pixels, large_channels · 16]` in `patches`: row
+/// `(n, y, x)` holds `large[n, c, 2y+ky-1, 2x+kx-1]` at `c·16 + ky·4 + kx` (zero outside the
+/// image). Every value is written, so `patches` is reused without clearing.
+fn im2col(large: &[f32], g: Geometry, patches: &mut Vec<f32>) {
+    let (h, w) = (g.small_height, g.small_width);
+    let patch = g.patch_len();
+    patches.resize(large.len() / g.large_image_len() * g.small_pixels() * patch, 0.0);
+    // One task per row of small-image pixels.
+    patches.par_chunks_mut(w * patch).enumerate().for_each(|(i, rows)| {
+        let (image, y) = (i / h, i % h);
+        im2col_row(&large[image * g.large_image_len()..(image + 1) * g.large_image_len()], g, y, rows);
+    });
+}
+
+/// The patch rows of small-image row `y`.
+fn im2col_row(image: &[f32], g: Geometry, y: usize, rows: &mut [f32]) {
+    let (h, w) = (g.small_height, g.small_width);
+    let large_w = 2 * w;
+    let patch = g.patch_len();
+    for (c, plane) in image.chunks_exact(g.large_pixels()).enumerate() {
+        for ky in 0..4 {
+            let at = |x: usize| x * patch + c * TAPS + ky * 4;
+            // Large row 2y+ky-1: above the image for y = 0, ky = 0; below for y = h-1, ky = 3.
+            let source_y = 2 * y + ky;
+            if source_y == 0 || source_y > 2 * h {
+                for x in 0..w {
+                    rows[at(x)..at(x) + 4].fill(0.0);
+                }
+                continue;
+            }
+            let source = &plane[(source_y - 1) * large_w..source_y * large_w];
+            // Columns 2x-1 ..= 2x+2: the first and last pixels reach one column past the edge.
+            if w == 1 {
+                rows[at(0)..at(0) + 4].copy_from_slice(&[0.0, source[0], source[1], 0.0]);
+                continue;
+            }
+            let first = &mut rows[at(0)..at(0) + 4];
+            first[0] = 0.0;
+            first[1..].copy_from_slice(&source[..3]);
+            for x in 1..w - 1 {
+                rows[at(x)..at(x) + 4].copy_from_slice(&source[2 * x - 1..2 * x + 3]);
+            }
+            let last = &mut rows[at(w - 1)..at(w - 1) + 4];
+            last[..3].copy_from_slice(&source[large_w - 3..]);
+            last[3] = 0.0;
+        }
+    }
+}
+
+/// Patch rows → large images, summing every tap that lands on each pixel. One task per
+/// (image, channel) plane, scattering into a plane with a one-pixel border that is then dropped.
+fn col2im(patches: &[f32], g: Geometry, large: &mut [f32]) {
+    let (h, w) = (g.small_height, g.small_width);
+    let (large_h, large_w) = (2 * h, 2 * w);
+    let bordered_w = large_w + 2;
+    let patch = g.patch_len();
+    large.par_chunks_mut(g.large_pixels()).enumerate().for_each_init(
+        || vec![0.0f32; (large_h + 2) * bordered_w],
+        |bordered, (i, plane)| {
+            let (image, c) = (i / g.large_channels, i % g.large_channels);
+            let rows = &patches[image * g.small_pixels() * patch..(image + 1) * g.small_pixels() * patch];
+            bordered.fill(0.0);
+            for y in 0..h {
+                for x in 0..w {
+                    let taps = &rows[(y * w + x) * patch + c * TAPS..][..TAPS];
+                    for (ky, taps_row) in taps.chunks_exact(4).enumerate() {
+                        // Bordered row 2y+ky holds large row 2y+ky-1.
+                        let start = (2 * y + ky) * bordered_w + 2 * x;
+                        for (sum, tap) in bordered[start..start + 4].iter_mut().zip(taps_row) {
+                            *sum += tap;
+                        }
+                    }
+                }
+            }
+            for (large_y, row) in plane.chunks_exact_mut(large_w).enumerate() {
+                let start = (large_y + 1) * bordered_w + 1;
+                row.copy_from_slice(&bordered[start..start + large_w]);
+            }
+        },
+    );
+}
+
+/// Per image, a `rows × cols` row-major matrix becomes `cols × rows`.
+fn transpose_images(src: &[f32], dst: &mut [f32], rows: usize, cols: usize) {
+    dst.par_chunks_mut(rows * cols)
+        .zip(src.par_chunks(rows * cols))
+        .for_each(|(dst, src)| transpose(src, dst, rows, cols));
+}
+
+/// `src` is `rows × cols` row-major; `dst` becomes `cols × rows`. Walks 16×16 blocks so that
+/// reads and writes both stay within a few cache lines.
+fn transpose(src: &[f32], dst: &mut [f32], rows: usize, cols: usize) {
+    const BLOCK: usize = 16;
+    for r0 in (0..rows).step_by(BLOCK) {
+        for c0 in (0..cols).step_by(BLOCK) {
+            for r in r0..(r0 + BLOCK).min(rows) {
+                for c in c0..(c0 + BLOCK).min(cols) {
+                    dst[c * rows + r] = src[r * cols + c];
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Straight from the definition: small[n, o, y, x] = Σ kernel[o, c, ky, kx] ·
+    /// large[n, c, 2y+ky-1, 2x+kx-1].
+    fn naive_down(large: &[f32], kernel: &[f32], g: Geometry) -> Vec<f32> {
+        let (h, w) = (g.small_height, g.small_width);
+        let mut small = vec![0.0; g.small_len()];
+        for n in 0..g.batch {
+            for o in 0..g.small_channels {
+                for y in 0..h {
+                    for x in 0..w {
+                        let mut sum = 0.0f64;
+                        for c in 0..g.large_channels {
+                            for ky in 0..4 {
+                                for kx in 0..4 {
+                                    let (sy, sx) = ((2 * y + ky) as isize - 1, (2 * x + kx) as isize - 1);
+                                    if sy < 0 || sx < 0 || sy >= 2 * h as isize || sx >= 2 * w as isize {
+                                        continue;
+                                    }
+                                    let l = large[((n * g.large_channels + c) * 2 * h + sy as usize) * 2 * w + sx as usize];
+                                    sum += (kernel[((o * g.large_channels + c) * 4 + ky) * 4 + kx] * l) as f64;
+                                }
+                            }
+                        }
+                        small[((n * g.small_channels + o) * h + y) * w + x] = sum as f32;
+                    }
+                }
+            }
+        }
+        small
+    }
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(747_796_405).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
+    fn dot(a: &[f32], b: &[f32]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| (*x as f64) * (*y as f64)).sum()
+    }
+
+    fn assert_close(actual: &[f32], expected: &[f32]) {
+        assert_eq!(actual.len(), expected.len());
+        for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+            assert!((a - e).abs() <= 1e-4 * (1.0 + e.abs()), "value {i}: {a} vs {e}");
+        }
+    }
+
+    const SHAPES: [Geometry; 4] = [
+        Geometry { batch: 2, large_channels: 3, small_channels: 5, small_height: 4, small_width: 3 },
+        Geometry { batch: 3, large_channels: 2, small_channels: 3, small_height: 16, small_width: 17 },
+        Geometry { batch: 3, large_channels: 7, small_channels: 2, small_height: 1, small_width: 1 },
+        Geometry { batch: 1, large_channels: 4, small_channels: 6, small_height: 2, small_width: 5 },
+    ];
+
+    /// Every way of grouping the batch into products: one image at a time, uneven groups, all.
+    fn groupings(g: Geometry) -> Vec<usize> {
+        let mut groups = vec![1, 2, g.batch, g.group(), g.down_group()];
+        groups.sort();
+        groups.dedup();
+        groups
+    }
+
+    #[test]
+    fn down_is_the_convolution() {
+        for g in SHAPES {
+            let (large, kernel) = (values(g.large_len(), 1), values(g.kernel_len(), 2));
+            for group in groupings(g) {
+                assert_close(&down_in_groups(&large, &kernel, g, group), &naive_down(&large, &kernel, g));
+            }
+        }
+    }
+
+    /// `up` is the adjoint of `down` in the image, and `kernel_gradient` its adjoint in the
+    /// kernel: ⟨down(L, K), S⟩ = ⟨L, up(S, K)⟩ = ⟨K, kernel_gradient(L, S)⟩ for all L, K, S.
+    #[test]
+    fn up_and_kernel_gradient_are_the_adjoints_of_down() {
+        for g in SHAPES {
+            let (large, kernel, small) = (values(g.large_len(), 3), values(g.kernel_len(), 4), values(g.small_len(), 5));
+            let forward = dot(&naive_down(&large, &kernel, g), &small);
+            for group in groupings(g) {
+                let through_up = dot(&large, &up_in_groups(&small, &kernel, g, group));
+                let through_kernel = dot(&kernel, &kernel_gradient_in_groups(&large, &small, g, group));
+                assert!((forward - through_up).abs() < 1e-4 * (1.0 + forward.abs()), "{g:?} in groups of {group}: {forward} vs {through_up}");
+                assert!((forward - through_kernel).abs() < 1e-4 * (1.0 + forward.abs()), "{g:?} in groups of {group}: {forward} vs {through_kernel}");
+            }
+        }
+    }
+
+    /// The adjoint identities hold for any linear maps that happen to agree on one random probe;
+    /// compare every value too, one unit vector at a time, on a small shape.
+    #[test]
+    fn up_matches_down_value_by_value() {
+        let g = SHAPES[0];
+        let kernel = values(g.kernel_len(), 6);
+        let small = values(g.small_len(), 7);
+        let through_up = up(&small, &kernel, g);
+        for i in 0..g.large_len() {
+            let mut unit = vec![0.0; g.large_len()];
+            unit[i] = 1.0;
+            let expected = dot(&naive_down(&unit, &kernel, g), &small);
+            assert!((through_up[i] as f64 - expected).abs() < 1e-5, "value {i}: {} vs {expected}", through_up[i]);
+        }
+        let large = values(g.large_len(), 8);
+        let gradient = kernel_gradient(&large, &small, g);
+        for i in 0..g.kernel_len() {
+            let mut unit = vec![0.0; g.kernel_len()];
+            unit[i] = 1.0;
+            let expected = dot(&naive_down(&large, &unit, g), &small);
+            assert!((gradient[i] as f64 - expected).abs() < 1e-5, "tap {i}: {} vs {expected}", gradient[i]);
+        }
+    }
+}
