@@ -1,5 +1,5 @@
 //! The discriminator's stride-2 convolutions: burn's `Conv2d::forward`, or on the CPU backend the
-//! batch-wide kernels of [`cpu_conv`](crate::cpu_conv) (native builds with the `cpu-kernels`
+//! batch-wide kernels of [`cpu_kernels`](crate::cpu_kernels) (native builds with the `cpu-kernels`
 //! feature). Same weights, and the same results up to float rounding.
 
 use burn::nn::conv::Conv2d;
@@ -8,8 +8,8 @@ use burn::tensor::Tensor;
 /// `conv.forward(x)`, computed the fastest way for `x`'s device.
 pub fn strided_conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "cpu-kernels")]
-    if fits_cpu_kernels(conv) && crate::cpu_conv::applies(&x.device(), x.dtype()) {
-        let y = crate::cpu_conv::conv_down(x, conv.weight.val());
+    if fits_cpu_kernels(conv) && crate::cpu_kernels::applies(&x.device(), x.dtype()) {
+        let y = crate::cpu_kernels::conv_down(x, conv.weight.val());
         return match &conv.bias {
             Some(bias) => {
                 let channels = y.dims()[1];

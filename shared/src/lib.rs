@@ -5,7 +5,7 @@
 //! backend: callers pass a burn [`Device`](burn::tensor::Device).
 
 #[cfg(feature = "cpu-kernels")]
-pub mod cpu_conv;
+pub mod cpu_kernels;
 mod downsample;
 pub mod latent;
 pub mod model;

@@ -160,7 +160,7 @@ impl Generator {
         assert_eq!(dim, self.latent_dim, "latent has {dim} values, the generator takes {}", self.latent_dim);
         let mut x = latent.reshape([batch, dim, 1, 1]);
         for block in &self.blocks {
-            x = relu(block.norm.forward(transposed_conv(&block.conv, x)));
+            x = relu(normalize(&block.norm, transposed_conv(&block.conv, x)));
         }
         transposed_conv(&self.output, x).tanh()
     }
@@ -180,7 +180,7 @@ pub enum Norm2d {
 impl Norm2d {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
-            Norm2d::Batch(norm) => norm.forward(x),
+            Norm2d::Batch(norm) => normalize(norm, x),
             Norm2d::Instance(norm) => norm.forward(x),
         }
     }
@@ -212,14 +212,32 @@ pub struct Discriminator {
 
 impl Discriminator {
     pub fn forward(&self, images: Tensor<4>) -> Judgement {
-        let mut x = leaky_relu(strided_conv(&self.input, images), LEAKY_SLOPE);
+        let mut x = leaky(strided_conv(&self.input, images));
         for block in &self.blocks {
-            x = leaky_relu(block.norm.forward(strided_conv(&block.conv, x)), LEAKY_SLOPE);
+            x = leaky(block.norm.forward(strided_conv(&block.conv, x)));
         }
         let features = self.features.forward(x.flatten(1, 3));
-        let logit = self.head.forward(leaky_relu(features.clone(), LEAKY_SLOPE));
+        let logit = self.head.forward(leaky(features.clone()));
         Judgement { features, real_probability: sigmoid(logit) }
     }
+}
+
+/// LeakyReLU(0.2), through the one-pass CPU kernel where it applies.
+fn leaky<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    #[cfg(feature = "cpu-kernels")]
+    if crate::cpu_kernels::applies(&x.device(), x.dtype()) {
+        return crate::cpu_kernels::leaky_relu(x, LEAKY_SLOPE as f32);
+    }
+    leaky_relu(x, LEAKY_SLOPE)
+}
+
+/// `norm.forward(x)`, through the one-pass CPU kernel when training where it applies.
+fn normalize<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    #[cfg(feature = "cpu-kernels")]
+    if x.device().is_autodiff() && norm.training.is_enabled() && crate::cpu_kernels::applies(&x.device(), x.dtype()) {
+        return crate::cpu_kernels::batch_norm_train(norm, x);
+    }
+    norm.forward(x)
 }
 
 /// Counts a module's learned parameters: [`Module::num_params`] minus BatchNorm's running
@@ -262,6 +280,38 @@ mod tests {
         assert_eq!(trainable_params(&d), 11_148_097);
         let d_instance = DiscriminatorConfig::new(64, DiscNorm::Instance).init(&device);
         assert_eq!(trainable_params(&d_instance), 11_148_097);
+    }
+
+    /// The one-pass CPU BatchNorm and LeakyReLU give burn's outputs, gradients and running
+    /// statistics.
+    #[cfg(feature = "cpu-kernels")]
+    #[test]
+    fn cpu_kernels_match_burns_layers() {
+        use burn::tensor::Distribution;
+        let device = Device::flex().autodiff();
+        assert!(crate::cpu_kernels::applies(&device, burn::tensor::DType::F32), "the kernels under test would be skipped");
+        let max_difference = |a: Tensor<1>, b: Tensor<1>| -> f32 { (a - b).abs().max().into_scalar() };
+        let ours = batch_norm(6, &device);
+        // Through a record, so that the two layers do not share their running statistics.
+        let reference = BatchNormConfig::new(6).init(&device).load_record(ours.clone().into_record());
+        let x = Tensor::<4>::random([5, 6, 3, 4], Distribution::Normal(0.5, 2.0), &device).require_grad();
+        let probe = Tensor::<4>::random([5, 6, 3, 4], Distribution::Normal(0.0, 1.0), &device);
+        let (out_ours, out_reference) = (leaky(normalize(&ours, x.clone())), leaky_relu(reference.forward(x.clone()), LEAKY_SLOPE));
+        let difference = max_difference(out_ours.clone().inner().flatten(0, 3), out_reference.clone().inner().flatten(0, 3));
+        assert!(difference < 1e-5, "outputs differ by {difference}");
+        let grads_ours = (out_ours * probe.clone()).sum().backward();
+        let grads_reference = (out_reference * probe).sum().backward();
+        let dx = max_difference(x.grad(&grads_ours).unwrap().flatten(0, 3), x.grad(&grads_reference).unwrap().flatten(0, 3));
+        assert!(dx < 1e-4, "input gradients differ by {dx}");
+        for (name, a, b) in [("gamma", &ours.gamma, &reference.gamma), ("beta", &ours.beta, &reference.beta)] {
+            let d = max_difference(a.grad(&grads_ours).unwrap(), b.grad(&grads_reference).unwrap());
+            assert!(d < 1e-4, "{name} gradients differ by {d}");
+        }
+        let d = max_difference(ours.running_mean.value_sync(), reference.running_mean.value_sync());
+        assert!(d < 1e-6, "running means differ by {d}");
+        let d = max_difference(ours.running_var.value_sync(), reference.running_var.value_sync());
+        assert!(d < 1e-5, "running variances differ by {d}");
+        assert!(max_difference(ours.running_mean.value_sync(), Tensor::zeros([6], &device)) > 1e-3, "running mean not updated");
     }
 
     #[test]

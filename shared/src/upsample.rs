@@ -7,7 +7,7 @@
 //! products use a fraction of the CPU's vector units. Two rearrangements avoid them:
 //! - a 1×1 input through an unpadded kernel is exactly a matrix product (every backend);
 //! - on the CPU backend, the stride-2 layers run as batch-wide matrix products
-//!   ([`cpu_conv`](crate::cpu_conv), native builds with the `cpu-kernels` feature); without those
+//!   ([`cpu_kernels`](crate::cpu_kernels), native builds with the `cpu-kernels` feature); without those
 //!   kernels (the browser's WebAssembly), small images are laid side by side as one wide image,
 //!   with a zero column between neighbours so that no kernel reaches across (stride 2, kernel 4,
 //!   padding 1).
@@ -30,8 +30,8 @@ pub fn transposed_conv(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     }
     let halo_free = conv.stride == [2, 2] && conv.kernel_size == [4, 4] && conv.padding == [1, 1];
     #[cfg(feature = "cpu-kernels")]
-    if plain && halo_free && crate::cpu_conv::applies(&x.device(), x.dtype()) {
-        return with_bias(conv, crate::cpu_conv::conv_up(x, conv.weight.val()));
+    if plain && halo_free && crate::cpu_kernels::applies(&x.device(), x.dtype()) {
+        return with_bias(conv, crate::cpu_kernels::conv_up(x, conv.weight.val()));
     }
     if plain && halo_free && batch > 1 && height * width <= SIDE_BY_SIDE_MAX_PIXELS && on_cpu_backend(&x.device()) {
         return side_by_side(conv, x);
@@ -144,7 +144,7 @@ mod tests {
     #[test]
     fn cpu_kernels_match_burn() {
         let device = Device::flex().autodiff();
-        assert!(crate::cpu_conv::applies(&device, burn::tensor::DType::F32), "the kernels under test would be skipped");
+        assert!(crate::cpu_kernels::applies(&device, burn::tensor::DType::F32), "the kernels under test would be skipped");
         let config = ConvTranspose2dConfig::new([8, 4], [4, 4]).with_stride([2, 2]).with_padding([1, 1]);
         check(config.clone().with_bias(false), [5, 8, 4, 4]);
         // Not square, a bias, a 1×1 input.

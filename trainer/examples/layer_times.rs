@@ -1,12 +1,12 @@
 //! Per-layer times of the portrait DCGAN's building blocks on burn's CPU backend (`flex`), at
 //! the article's width 64 and batch 64: forward, and forward + backward (input and weight
 //! gradients). Convolutions are timed twice: burn's own kernels, and the batch-wide ones the
-//! model uses on the CPU (`atelier_shared::cpu_conv`). `layer_times.py` beside this file times
+//! model uses on the CPU (`atelier_shared::cpu_kernels`). `layer_times.py` beside this file times
 //! the same layers in PyTorch, so the tables show which kernels limit training speed on a CPU.
 //!
 //! cargo run --release -p trainer --example layer_times
 
-use atelier_shared::cpu_conv;
+use atelier_shared::cpu_kernels;
 use burn::nn::BatchNormConfig;
 use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -63,7 +63,7 @@ fn main() {
         let weight = normal([from, to, 4, 4], 0.02, &train);
         let options = ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1);
         let burn = measure(&device, &x, &weight, |x, w| conv_transpose2d(x, w, None, options.clone()));
-        let atelier = measure(&device, &x, &weight, cpu_conv::conv_up);
+        let atelier = measure(&device, &x, &weight, cpu_kernels::conv_up);
         row(&format!("conv_transpose {from}->{to} @{side}"), burn, Some(atelier));
     }
     for (from, to, side) in [(3, 64, 64), (64, 128, 32), (128, 256, 16), (256, 512, 8)] {
@@ -71,7 +71,7 @@ fn main() {
         let weight = normal([to, from, 4, 4], 0.02, &train);
         let options = ConvOptions::new([2, 2], [1, 1], [1, 1], 1);
         let burn = measure(&device, &x, &weight, |x, w| conv2d(x, w, None, options.clone()));
-        let atelier = measure(&device, &x, &weight, cpu_conv::conv_down);
+        let atelier = measure(&device, &x, &weight, cpu_kernels::conv_down);
         row(&format!("conv {from}->{to} @{side}"), burn, Some(atelier));
     }
     for (channels, side) in [(512, 8), (256, 16), (128, 32)] {

@@ -1,0 +1,376 @@
+//! CPU kernels for the layers that dominate the network's time on burn's CPU backend (`flex`):
+//! the 4×4, stride-2, padding-1 convolutions (every discriminator convolution and every generator
+//! layer but the first), training-mode BatchNorm and LeakyReLU, forward and backward.
+//!
+//! burn runs these convolutions one image at a time, their backward passes through its generic
+//! fallback (one narrow matrix product per channel or per image), and BatchNorm and LeakyReLU as
+//! chains of whole-tensor operations. Here each convolution product folds the batch into wide
+//! matrix products ([`conv`]) and the other two are one pass each way ([`normalize`]). They plug
+//! into burn as a backend extension: a `flex` implementation, and an autodiff one whose
+//! backward passes call the other kernels.
+//!
+//! Only the CPU backend uses them (see [`applies`]); on a GPU the model keeps burn's layers.
+
+mod conv;
+mod normalize;
+
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
+use burn::module::RunningState;
+use burn::nn::BatchNorm;
+use burn::tensor::{DType, Device, Shape, Tensor, TensorData};
+use burn_flex::FlexTensor;
+
+use conv::Geometry;
+use normalize::Planes;
+
+/// The kernels, as backend operations.
+///
+/// Convolutions join a large image `[n, large_channels, 2h, 2w]` and a small one
+/// `[n, small_channels, h, w]` through a kernel `[small_channels, large_channels, 4, 4]`.
+#[backend_extension(Flex, Autodiff)]
+pub trait CpuKernelOps: Backend {
+    /// The convolution, large → small (`Conv2d`'s weight layout).
+    fn conv_down(large: FloatTensor<Self>, kernel: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// The transposed convolution, small → large (`ConvTranspose2d`'s weight layout).
+    fn conv_up(small: FloatTensor<Self>, kernel: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// The kernel's gradient from the large image and the small one (one of them a gradient).
+    fn conv_kernel_gradient(large: FloatTensor<Self>, small: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// LeakyReLU (named apart from burn's own `leaky_relu`, as are the BatchNorm operations).
+    fn cpu_leaky_relu(x: FloatTensor<Self>, slope: f32) -> FloatTensor<Self>;
+    /// LeakyReLU's input gradient.
+    fn cpu_leaky_relu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>, slope: f32) -> FloatTensor<Self>;
+    /// Training-mode BatchNorm: (output, batch mean, biased batch variance).
+    fn cpu_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    /// Gradients of [`cpu_batch_norm_train`](Self::cpu_batch_norm_train): (input, gamma, beta).
+    fn cpu_batch_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// Whether the kernels run for a tensor of `dtype` on `device`: the CPU backend, 32-bit floats.
+pub fn applies(device: &Device, dtype: DType) -> bool {
+    dtype == DType::F32 && device.clone().without_autodiff() == Device::flex()
+}
+
+/// `Conv2d` with a 4×4 kernel, stride 2, padding 1, no bias: `[n, c, 2h, 2w]` → `[n, o, h, w]`
+/// with `kernel` `[o, c, 4, 4]`. Differentiable.
+pub fn conv_down(large: Tensor<4>, kernel: Tensor<4>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as CpuKernelOps>::conv_down(large.into_dispatch(), kernel.into_dispatch()))
+}
+
+/// `ConvTranspose2d` with a 4×4 kernel, stride 2, padding 1, no bias: `[n, c, h, w]` →
+/// `[n, o, 2h, 2w]` with `kernel` `[c, o, 4, 4]`. Differentiable.
+pub fn conv_up(small: Tensor<4>, kernel: Tensor<4>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as CpuKernelOps>::conv_up(small.into_dispatch(), kernel.into_dispatch()))
+}
+
+/// LeakyReLU with negative slope `slope`. Differentiable.
+pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f32) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as CpuKernelOps>::cpu_leaky_relu(x.into_dispatch(), slope))
+}
+
+/// `norm.forward(x)` in training mode (batch statistics; running statistics updated as burn's
+/// `BatchNorm` does). Differentiable in `x`, γ and β.
+pub fn batch_norm_train<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    let (output, mean, variance) = <Dispatch as CpuKernelOps>::cpu_batch_norm_train(
+        x.into_dispatch(),
+        norm.gamma.val().into_dispatch(),
+        norm.beta.val().into_dispatch(),
+        norm.epsilon,
+    );
+    let update = |state: &RunningState<Tensor<1>>, batch: Tensor<1>| {
+        let running = state.value_sync().to_device(&batch.device());
+        let updated = running.mul_scalar(1.0 - norm.momentum).add(batch.mul_scalar(norm.momentum));
+        state.update(updated.detach());
+    };
+    update(&norm.running_mean, Tensor::from_dispatch(mean).detach());
+    update(&norm.running_var, Tensor::from_dispatch(variance).detach());
+    Tensor::from_dispatch(output)
+}
+
+fn geometry(large: &Shape, small: &Shape, kernel: &Shape) -> Geometry {
+    assert!(
+        large[0] == small[0] && large[2] == 2 * small[2] && large[3] == 2 * small[3],
+        "stride-2 convolution between {large:?} and {small:?}: the large image must be twice the small one's size"
+    );
+    assert!(
+        kernel.dims::<4>() == [small[1], large[1], 4, 4],
+        "stride-2 convolution between {large:?} and {small:?}: kernel {kernel:?} is not [{}, {}, 4, 4]",
+        small[1],
+        large[1]
+    );
+    Geometry {
+        batch: small[0],
+        large_channels: large[1],
+        small_channels: small[1],
+        small_height: small[2],
+        small_width: small[3],
+    }
+}
+
+/// The small image's shape for a large image and a kernel.
+fn small_shape(large: &Shape, kernel: &Shape) -> Shape {
+    assert!(large[2] % 2 == 0 && large[3] % 2 == 0, "stride-2 convolution of {large:?}: sides must be even");
+    Shape::new([large[0], kernel[0], large[2] / 2, large[3] / 2])
+}
+
+fn large_shape(small: &Shape, kernel: &Shape) -> Shape {
+    Shape::new([small[0], kernel[1], 2 * small[2], 2 * small[3]])
+}
+
+fn planes(x: &Shape) -> Planes {
+    Planes { batch: x[0], channels: x[1], pixels: x.num_elements() / (x[0] * x[1]).max(1) }
+}
+
+/// Runs `kernel` on the contiguous `f32` values of `inputs`.
+fn with_values<const N: usize, R>(inputs: [&FlexTensor; N], kernel: impl FnOnce([&[f32]; N]) -> R) -> R {
+    let inputs = inputs.map(|t| t.to_contiguous());
+    let slices = inputs.each_ref().map(|t| t.as_slice::<f32>().expect("CPU kernels: f32 tensors only"));
+    kernel(slices)
+}
+
+fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+impl CpuKernelOps for Flex {
+    fn conv_down(large: FlexTensor, kernel: FlexTensor) -> FlexTensor {
+        let small = small_shape(&large.shape(), &kernel.shape());
+        let g = geometry(&large.shape(), &small, &kernel.shape());
+        tensor(with_values([&large, &kernel], |[large, kernel]| conv::down(large, kernel, g)), small)
+    }
+
+    fn conv_up(small: FlexTensor, kernel: FlexTensor) -> FlexTensor {
+        let large = large_shape(&small.shape(), &kernel.shape());
+        let g = geometry(&large, &small.shape(), &kernel.shape());
+        tensor(with_values([&small, &kernel], |[small, kernel]| conv::up(small, kernel, g)), large)
+    }
+
+    fn conv_kernel_gradient(large: FlexTensor, small: FlexTensor) -> FlexTensor {
+        let kernel = Shape::new([small.shape()[1], large.shape()[1], 4, 4]);
+        let g = geometry(&large.shape(), &small.shape(), &kernel);
+        tensor(with_values([&large, &small], |[large, small]| conv::kernel_gradient(large, small, g)), kernel)
+    }
+
+    fn cpu_leaky_relu(x: FlexTensor, slope: f32) -> FlexTensor {
+        tensor(with_values([&x], |[x]| normalize::leaky_relu(x, slope)), x.shape())
+    }
+
+    fn cpu_leaky_relu_backward(x: FlexTensor, grad: FlexTensor, slope: f32) -> FlexTensor {
+        tensor(with_values([&x, &grad], |[x, grad]| normalize::leaky_relu_backward(x, grad, slope)), x.shape())
+    }
+
+    fn cpu_batch_norm_train(x: FlexTensor, gamma: FlexTensor, beta: FlexTensor, epsilon: f64) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let (shape, channels) = (x.shape(), Shape::new([x.shape()[1]]));
+        let p = planes(&shape);
+        let out = with_values([&x, &gamma, &beta], |[x, gamma, beta]| normalize::batch_norm_train(x, gamma, beta, epsilon, p));
+        (tensor(out.output, shape), tensor(out.mean, channels.clone()), tensor(out.variance, channels))
+    }
+
+    fn cpu_batch_norm_backward(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        mean: FlexTensor,
+        variance: FlexTensor,
+        epsilon: f64,
+        grad: FlexTensor,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let (shape, channels) = (x.shape(), Shape::new([x.shape()[1]]));
+        let p = planes(&shape);
+        let grads = with_values([&x, &gamma, &mean, &variance, &grad], |[x, gamma, mean, variance, grad]| {
+            normalize::batch_norm_train_backward(x, gamma, mean, variance, epsilon, grad, p)
+        });
+        (tensor(grads.x, shape), tensor(grads.gamma, channels.clone()), tensor(grads.beta, channels))
+    }
+}
+
+/// Backward of [`CpuKernelOps::conv_down`]: image gradient through `conv_up`, kernel
+/// gradient from the saved large image.
+#[derive(Debug)]
+struct Down;
+
+impl<B: Backend + CpuKernelOps> Backward<B, 2> for Down {
+    type State = (NodeId, NodeId);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+        let [large_node, kernel_node] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (large, kernel) = ops.state;
+        let large = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(large);
+        let kernel = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(kernel);
+        if let Some(node) = large_node {
+            grads.register::<B>(node.id, B::conv_up(grad.clone(), kernel));
+        }
+        if let Some(node) = kernel_node {
+            grads.register::<B>(node.id, B::conv_kernel_gradient(large, grad));
+        }
+    }
+}
+
+/// Backward of [`CpuKernelOps::conv_up`]: image gradient through `conv_down`, kernel
+/// gradient from the saved small image.
+#[derive(Debug)]
+struct Up;
+
+impl<B: Backend + CpuKernelOps> Backward<B, 2> for Up {
+    type State = (NodeId, NodeId);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+        let [small_node, kernel_node] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (small, kernel) = ops.state;
+        let small = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(small);
+        let kernel = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(kernel);
+        if let Some(node) = small_node {
+            grads.register::<B>(node.id, B::conv_down(grad.clone(), kernel));
+        }
+        if let Some(node) = kernel_node {
+            grads.register::<B>(node.id, B::conv_kernel_gradient(grad, small));
+        }
+    }
+}
+
+/// Backward of [`CpuKernelOps::cpu_leaky_relu`], from the saved input.
+#[derive(Debug)]
+struct LeakyRelu;
+
+impl<B: Backend + CpuKernelOps> Backward<B, 1> for LeakyRelu {
+    type State = (NodeId, f32);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+        let [x_node] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, slope) = ops.state;
+        let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x);
+        if let Some(node) = x_node {
+            grads.register::<B>(node.id, B::cpu_leaky_relu_backward(x, grad, slope));
+        }
+    }
+}
+
+/// Backward of [`CpuKernelOps::cpu_batch_norm_train`], from the saved input and batch statistics.
+#[derive(Debug)]
+struct BatchNormTrain;
+
+impl<B: Backend + CpuKernelOps> Backward<B, 3> for BatchNormTrain {
+    type State = (NodeId, NodeId, B::FloatTensorPrimitive, B::FloatTensorPrimitive, f64);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+        let [x_node, gamma_node, beta_node] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, gamma, mean, variance, epsilon) = ops.state;
+        let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x);
+        let gamma = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(gamma);
+        let (x_grad, gamma_grad, beta_grad) = B::cpu_batch_norm_backward(x, gamma, mean, variance, epsilon, grad);
+        for (node, grad) in [(x_node, x_grad), (gamma_node, gamma_grad), (beta_node, beta_grad)] {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, grad);
+            }
+        }
+    }
+}
+
+/// Panics on a tracked input: the backward-only kernels are not themselves differentiable.
+fn untracked<B: Backend>(inputs: &[&FloatTensor<Autodiff<B>>], what: &str) {
+    assert!(inputs.iter().all(|t| !t.is_tracked()), "{what} is not differentiable (no second-order gradients)");
+}
+
+impl<B: Backend + CpuKernelOps, C: CheckpointStrategy> CpuKernelOps for Autodiff<B, C> {
+    fn conv_down(large: FloatTensor<Self>, kernel: FloatTensor<Self>) -> FloatTensor<Self> {
+        match Down.prepare::<C>([large.node(), kernel.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&large), prep.checkpoint(&kernel));
+                prep.finish(state, B::conv_down(large.into_primitive(), kernel.into_primitive()))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv_down(large.into_primitive(), kernel.into_primitive())),
+        }
+    }
+
+    fn conv_up(small: FloatTensor<Self>, kernel: FloatTensor<Self>) -> FloatTensor<Self> {
+        match Up.prepare::<C>([small.node(), kernel.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&small), prep.checkpoint(&kernel));
+                prep.finish(state, B::conv_up(small.into_primitive(), kernel.into_primitive()))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv_up(small.into_primitive(), kernel.into_primitive())),
+        }
+    }
+
+    fn conv_kernel_gradient(large: FloatTensor<Self>, small: FloatTensor<Self>) -> FloatTensor<Self> {
+        untracked::<B>(&[&large, &small], "the convolution's kernel gradient");
+        FloatTensor::<Self>::new(B::conv_kernel_gradient(large.into_primitive(), small.into_primitive()))
+    }
+
+    fn cpu_leaky_relu(x: FloatTensor<Self>, slope: f32) -> FloatTensor<Self> {
+        match LeakyRelu.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&x), slope);
+                prep.finish(state, B::cpu_leaky_relu(x.into_primitive(), slope))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::cpu_leaky_relu(x.into_primitive(), slope)),
+        }
+    }
+
+    fn cpu_leaky_relu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>, slope: f32) -> FloatTensor<Self> {
+        untracked::<B>(&[&x, &grad], "LeakyReLU's gradient");
+        FloatTensor::<Self>::new(B::cpu_leaky_relu_backward(x.into_primitive(), grad.into_primitive(), slope))
+    }
+
+    fn cpu_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        match BatchNormTrain.prepare::<C>([x.node(), gamma.node(), beta.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let (x_state, gamma_state) = (prep.checkpoint(&x), prep.checkpoint(&gamma));
+                let (output, mean, variance) =
+                    B::cpu_batch_norm_train(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), epsilon);
+                let state = (x_state, gamma_state, mean.clone(), variance.clone(), epsilon);
+                (prep.finish(state, output), FloatTensor::<Self>::new(mean), FloatTensor::<Self>::new(variance))
+            }
+            OpsKind::UnTracked(prep) => {
+                let (output, mean, variance) =
+                    B::cpu_batch_norm_train(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), epsilon);
+                (prep.finish(output), FloatTensor::<Self>::new(mean), FloatTensor::<Self>::new(variance))
+            }
+        }
+    }
+
+    fn cpu_batch_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        untracked::<B>(&[&x, &gamma, &grad], "BatchNorm's gradient");
+        let (x, gamma, beta) = B::cpu_batch_norm_backward(
+            x.into_primitive(),
+            gamma.into_primitive(),
+            mean.into_primitive(),
+            variance.into_primitive(),
+            epsilon,
+            grad.into_primitive(),
+        );
+        (FloatTensor::<Self>::new(x), FloatTensor::<Self>::new(gamma), FloatTensor::<Self>::new(beta))
+    }
+}
