@@ -105,20 +105,24 @@ pub fn down(large: &[f32], kernel: &[f32], g: Geometry) -> Vec<f32> {
 fn down_in_groups(large: &[f32], kernel: &[f32], g: Geometry, group: usize) -> Vec<f32> {
     check(large, kernel, None, g);
     let (pixels, patch, channels) = (g.small_pixels(), g.patch_len(), g.small_channels);
-    let (mut patches, mut transposed) = (Vec::new(), Vec::new());
     let mut small = vec![0.0; g.small_len()];
+    if group == 1 {
+        let images = small.par_chunks_mut(g.small_image_len()).zip(large.par_chunks(g.large_image_len()));
+        images.for_each_init(Vec::new, |patches, (out, image)| {
+            im2col_image(image, g, patches);
+            // small channels × pixels = kernel · patchesᵀ
+            matmul((channels, pixels, patch), out, (pixels, 1), kernel, (patch, 1), patches, (1, patch), false, false);
+        });
+        return small;
+    }
+    let (mut patches, mut transposed) = (Vec::new(), Vec::new());
     for (images, out) in large.chunks(group * g.large_image_len()).zip(small.chunks_mut(group * g.small_image_len())) {
         let rows = out.len() / channels;
         im2col(images, g, &mut patches);
         // pixels × small channels = patches · kernelᵀ
-        if group == 1 {
-            // (as small channels × pixels = kernel · patchesᵀ: the product runs faster this way round)
-            matmul((channels, rows, patch), out, (pixels, 1), kernel, (patch, 1), &patches, (1, patch), false);
-        } else {
-            transposed.resize(out.len(), 0.0);
-            matmul((rows, channels, patch), &mut transposed, (channels, 1), &patches, (patch, 1), kernel, (1, patch), false);
-            transpose_images(&transposed, out, pixels, channels);
-        }
+        transposed.resize(out.len(), 0.0);
+        matmul((rows, channels, patch), &mut transposed, (channels, 1), &patches, (patch, 1), kernel, (1, patch), false, true);
+        transpose_images(&transposed, out, pixels, channels);
     }
     small
 }
@@ -130,15 +134,30 @@ pub fn up(small: &[f32], kernel: &[f32], g: Geometry) -> Vec<f32> {
 
 fn up_in_groups(small: &[f32], kernel: &[f32], g: Geometry, group: usize) -> Vec<f32> {
     check(&[], kernel, Some(small), g);
-    let (patch, channels) = (g.patch_len(), g.small_channels);
-    let (mut patches, mut scratch) = (Vec::new(), Vec::new());
+    let (pixels, patch, channels) = (g.small_pixels(), g.patch_len(), g.small_channels);
     let mut large = vec![0.0; g.large_len()];
+    if group == 1 {
+        let images = large.par_chunks_mut(g.large_image_len()).zip(small.par_chunks(g.small_image_len()));
+        images.for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(patches, bordered), (out, input)| {
+                patches.resize(pixels * patch, 0.0);
+                // patch gradients = pixels × small channels (read in place) · kernel
+                matmul((pixels, patch, channels), patches, (patch, 1), input, (1, pixels), kernel, (patch, 1), false, false);
+                for (c, plane) in out.chunks_exact_mut(g.large_pixels()).enumerate() {
+                    col2im_plane(patches, g, c, plane, bordered);
+                }
+            },
+        );
+        return large;
+    }
+    let (mut patches, mut scratch) = (Vec::new(), Vec::new());
     for (inputs, images) in small.chunks(group * g.small_image_len()).zip(large.chunks_mut(group * g.large_image_len())) {
         let rows = inputs.len() / channels;
         let (inputs, strides) = pixel_rows(inputs, g, &mut scratch);
         patches.resize(rows * patch, 0.0);
         // patch gradients = pixels × small channels · kernel
-        matmul((rows, patch, channels), &mut patches, (patch, 1), inputs, strides, kernel, (patch, 1), false);
+        matmul((rows, patch, channels), &mut patches, (patch, 1), inputs, strides, kernel, (patch, 1), false, true);
         col2im(&patches, g, images);
     }
     large
@@ -152,7 +171,24 @@ pub fn kernel_gradient(large: &[f32], small: &[f32], g: Geometry) -> Vec<f32> {
 
 fn kernel_gradient_in_groups(large: &[f32], small: &[f32], g: Geometry, group: usize) -> Vec<f32> {
     check(large, &[], Some(small), g);
-    let (patch, channels) = (g.patch_len(), g.small_channels);
+    let (pixels, patch, channels) = (g.small_pixels(), g.patch_len(), g.small_channels);
+    if group == 1 {
+        // Each thread sums its images' gradients, then the partial sums are added.
+        let images = large.par_chunks(g.large_image_len()).zip(small.par_chunks(g.small_image_len()));
+        let partial = images.fold(
+            || (Vec::new(), vec![0.0; g.kernel_len()]),
+            |(mut patches, mut kernel), (image, input)| {
+                im2col_image(image, g, &mut patches);
+                // kernelᵀ += patchesᵀ · pixels × small channels (read in place)
+                matmul((patch, channels, pixels), &mut kernel, (1, patch), &patches, (1, patch), input, (1, pixels), true, false);
+                (patches, kernel)
+            },
+        );
+        return partial.map(|(_, kernel)| kernel).reduce_with(|mut sum, part| {
+            sum.iter_mut().zip(&part).for_each(|(s, p)| *s += p);
+            sum
+        }).expect("a batch of at least one image");
+    }
     let (mut patches, mut scratch) = (Vec::new(), Vec::new());
     let mut kernel = vec![0.0; g.kernel_len()];
     let groups = large.chunks(group * g.large_image_len()).zip(small.chunks(group * g.small_image_len()));
@@ -162,7 +198,7 @@ fn kernel_gradient_in_groups(large: &[f32], small: &[f32], g: Geometry, group: u
         let (inputs, strides) = pixel_rows(inputs, g, &mut scratch);
         // kernelᵀ (patch values × small channels) += patchesᵀ · pixels × small channels,
         // written straight into the kernel's own layout.
-        matmul((patch, channels, rows), &mut kernel, (1, patch), &patches, (1, patch), inputs, strides, i > 0);
+        matmul((patch, channels, rows), &mut kernel, (1, patch), &patches, (1, patch), inputs, strides, i > 0, true);
     }
     kernel
 }
@@ -176,7 +212,8 @@ fn check(large: &[f32], kernel: &[f32], small: Option<&[f32]>, g: Geometry) {
 }
 
 /// `dst (m×n) = lhs (m×k) · rhs (k×n)`, or `dst += …` with `accumulate`; strides are
-/// (row, column) pairs in elements.
+/// (row, column) pairs in elements. With `spread`, large products are split across threads;
+/// without, the product runs on the calling thread (whose caller spreads the work itself).
 #[allow(clippy::too_many_arguments)]
 fn matmul(
     (m, n, k): (usize, usize, usize),
@@ -187,6 +224,7 @@ fn matmul(
     rhs: &[f32],
     rhs_strides: (usize, usize),
     accumulate: bool,
+    spread: bool,
 ) {
     let extent = |(rows, cols): (usize, usize), (row_stride, col_stride): (usize, usize)| {
         (rows - 1) * row_stride + (cols - 1) * col_stride + 1
@@ -196,7 +234,7 @@ fn matmul(
     assert!(lhs.len() >= extent((m, k), lhs_strides));
     assert!(rhs.len() >= extent((k, n), rhs_strides));
     // Below ~2 M multiply-adds, splitting the product across threads costs more than it saves.
-    let parallelism = if m * n * k >= 1 << 21 { Parallelism::Rayon(0) } else { Parallelism::None };
+    let parallelism = if spread && m * n * k >= 1 << 21 { Parallelism::Rayon(0) } else { Parallelism::None };
     // SAFETY: the asserts above keep every index the product touches inside the three slices.
     unsafe {
         gemm::gemm(
@@ -237,6 +275,15 @@ fn im2col(large: &[f32], g: Geometry, patches: &mut Vec<f32>) {
     });
 }
 
+/// [`im2col`] of one image, on the calling thread.
+fn im2col_image(image: &[f32], g: Geometry, patches: &mut Vec<f32>) {
+    let row_len = g.small_width * g.patch_len();
+    patches.resize(g.small_height * row_len, 0.0);
+    for (y, rows) in patches.chunks_exact_mut(row_len).enumerate() {
+        im2col_row(image, g, y, rows);
+    }
+}
+
 /// The patch rows of small-image row `y`.
 fn im2col_row(image: &[f32], g: Geometry, y: usize, rows: &mut [f32]) {
     let (h, w) = (g.small_height, g.small_width);
@@ -273,36 +320,40 @@ fn im2col_row(image: &[f32], g: Geometry, y: usize, rows: &mut [f32]) {
 }
 
 /// Patch rows → large images, summing every tap that lands on each pixel. One task per
-/// (image, channel) plane, scattering into a plane with a one-pixel border that is then dropped.
+/// (image, channel) plane.
 fn col2im(patches: &[f32], g: Geometry, large: &mut [f32]) {
+    let image_patches = g.small_pixels() * g.patch_len();
+    large.par_chunks_mut(g.large_pixels()).enumerate().for_each_init(Vec::new, |bordered, (i, plane)| {
+        let (image, c) = (i / g.large_channels, i % g.large_channels);
+        col2im_plane(&patches[image * image_patches..(image + 1) * image_patches], g, c, plane, bordered);
+    });
+}
+
+/// Channel `c` of one image from its patch rows: the taps are scattered into a plane with a
+/// one-pixel border (`bordered`, reused), which is then dropped.
+fn col2im_plane(rows: &[f32], g: Geometry, c: usize, plane: &mut [f32], bordered: &mut Vec<f32>) {
     let (h, w) = (g.small_height, g.small_width);
     let (large_h, large_w) = (2 * h, 2 * w);
     let bordered_w = large_w + 2;
     let patch = g.patch_len();
-    large.par_chunks_mut(g.large_pixels()).enumerate().for_each_init(
-        || vec![0.0f32; (large_h + 2) * bordered_w],
-        |bordered, (i, plane)| {
-            let (image, c) = (i / g.large_channels, i % g.large_channels);
-            let rows = &patches[image * g.small_pixels() * patch..(image + 1) * g.small_pixels() * patch];
-            bordered.fill(0.0);
-            for y in 0..h {
-                for x in 0..w {
-                    let taps = &rows[(y * w + x) * patch + c * TAPS..][..TAPS];
-                    for (ky, taps_row) in taps.chunks_exact(4).enumerate() {
-                        // Bordered row 2y+ky holds large row 2y+ky-1.
-                        let start = (2 * y + ky) * bordered_w + 2 * x;
-                        for (sum, tap) in bordered[start..start + 4].iter_mut().zip(taps_row) {
-                            *sum += tap;
-                        }
-                    }
+    bordered.clear();
+    bordered.resize((large_h + 2) * bordered_w, 0.0);
+    for y in 0..h {
+        for x in 0..w {
+            let taps = &rows[(y * w + x) * patch + c * TAPS..][..TAPS];
+            for (ky, taps_row) in taps.chunks_exact(4).enumerate() {
+                // Bordered row 2y+ky holds large row 2y+ky-1.
+                let start = (2 * y + ky) * bordered_w + 2 * x;
+                for (sum, tap) in bordered[start..start + 4].iter_mut().zip(taps_row) {
+                    *sum += tap;
                 }
             }
-            for (large_y, row) in plane.chunks_exact_mut(large_w).enumerate() {
-                let start = (large_y + 1) * bordered_w + 1;
-                row.copy_from_slice(&bordered[start..start + large_w]);
-            }
-        },
-    );
+        }
+    }
+    for (large_y, row) in plane.chunks_exact_mut(large_w).enumerate() {
+        let start = (large_y + 1) * bordered_w + 1;
+        row.copy_from_slice(&bordered[start..start + large_w]);
+    }
 }
 
 /// Per image, a `rows × cols` row-major matrix becomes `cols × rows`.
