@@ -10,9 +10,10 @@ const SPAN: usize = 1 << 14;
 /// `x` where positive, `slope · x` elsewhere.
 pub fn leaky_relu(x: &[f32], slope: f32) -> Vec<f32> {
     let mut out = vec![0.0; x.len()];
-    out.par_chunks_mut(SPAN).zip(x.par_chunks(SPAN)).for_each(|(out, x)| {
+    // `move` and a branch-free select: the loop compiles to vector instructions.
+    out.par_chunks_mut(SPAN).zip(x.par_chunks(SPAN)).for_each(move |(out, x)| {
         for (o, &v) in out.iter_mut().zip(x) {
-            *o = if v > 0.0 { v } else { v * slope };
+            *o = v * if v > 0.0 { 1.0 } else { slope };
         }
     });
     out
@@ -22,9 +23,9 @@ pub fn leaky_relu(x: &[f32], slope: f32) -> Vec<f32> {
 pub fn leaky_relu_backward(x: &[f32], grad: &[f32], slope: f32) -> Vec<f32> {
     assert_eq!(x.len(), grad.len(), "leaky_relu backward: input and gradient sizes differ");
     let mut out = vec![0.0; x.len()];
-    out.par_chunks_mut(SPAN).zip(x.par_chunks(SPAN).zip(grad.par_chunks(SPAN))).for_each(|(out, (x, grad))| {
+    out.par_chunks_mut(SPAN).zip(x.par_chunks(SPAN).zip(grad.par_chunks(SPAN))).for_each(move |(out, (x, grad))| {
         for ((o, &v), &g) in out.iter_mut().zip(x).zip(grad) {
-            *o = if v > 0.0 { g } else { g * slope };
+            *o = g * if v > 0.0 { 1.0 } else { slope };
         }
     });
     out
