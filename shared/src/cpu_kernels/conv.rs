@@ -366,17 +366,29 @@ fn transpose_images(src: &[f32], dst: &mut [f32], rows: usize, cols: usize) {
         .for_each(|(dst, src)| transpose(src, dst, rows, cols));
 }
 
-/// `src` is `rows × cols` row-major; `dst` becomes `cols × rows`. Walks 16×16 blocks so that
-/// reads and writes both stay within a few cache lines.
+/// `src` is `rows × cols` row-major; `dst` becomes `cols × rows`. Moves 8×8 tiles through
+/// registers (eight contiguous reads, eight contiguous writes); the ragged edges go one by one.
 fn transpose(src: &[f32], dst: &mut [f32], rows: usize, cols: usize) {
-    const BLOCK: usize = 16;
-    for r0 in (0..rows).step_by(BLOCK) {
-        for c0 in (0..cols).step_by(BLOCK) {
-            for r in r0..(r0 + BLOCK).min(rows) {
-                for c in c0..(c0 + BLOCK).min(cols) {
-                    dst[c * rows + r] = src[r * cols + c];
+    const TILE: usize = 8;
+    let (full_rows, full_cols) = (rows / TILE * TILE, cols / TILE * TILE);
+    for r0 in (0..full_rows).step_by(TILE) {
+        for c0 in (0..full_cols).step_by(TILE) {
+            let mut tile = [[0.0f32; TILE]; TILE];
+            for (i, row) in tile.iter_mut().enumerate() {
+                row.copy_from_slice(&src[(r0 + i) * cols + c0..][..TILE]);
+            }
+            for j in 0..TILE {
+                let column = &mut dst[(c0 + j) * rows + r0..][..TILE];
+                for (i, value) in column.iter_mut().enumerate() {
+                    *value = tile[i][j];
                 }
             }
+        }
+    }
+    for r in 0..rows {
+        let first_col = if r < full_rows { full_cols } else { 0 };
+        for c in first_col..cols {
+            dst[c * rows + r] = src[r * cols + c];
         }
     }
 }
@@ -449,6 +461,20 @@ mod tests {
         groups.sort();
         groups.dedup();
         groups
+    }
+
+    #[test]
+    fn transpose_moves_every_value() {
+        for (rows, cols) in [(1, 1), (3, 5), (8, 8), (16, 24), (13, 21), (64, 9)] {
+            let src: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
+            let mut dst = vec![-1.0; rows * cols];
+            transpose(&src, &mut dst, rows, cols);
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(dst[c * rows + r], src[r * cols + c], "{rows}×{cols} at ({r}, {c})");
+                }
+            }
+        }
     }
 
     #[test]
