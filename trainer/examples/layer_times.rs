@@ -1,7 +1,7 @@
 //! Per-layer times of the portrait DCGAN's building blocks on burn's CPU backend (`flex`), at
 //! the article's width 64 and batch 64: forward, and forward + backward (input and weight
-//! gradients). Convolutions are timed twice: burn's own kernels, and the batch-wide ones the
-//! model uses on the CPU (`atelier_shared::cpu_kernels`). `layer_times.py` beside this file times
+//! gradients). Each is timed twice: burn's own kernels, and the ones the model uses on the CPU
+//! (`atelier_shared::cpu_kernels`). `layer_times.py` beside this file times
 //! the same layers in PyTorch, so the tables show which kernels limit training speed on a CPU.
 //!
 //! cargo run --release -p trainer --example layer_times
@@ -77,13 +77,18 @@ fn main() {
     for (channels, side) in [(512, 8), (256, 16), (128, 32)] {
         let norm = BatchNormConfig::new(channels).init(&train);
         let x = normal([BATCH, channels, side, side], 1.0, &train);
-        let forward = time(&device, || {
-            norm.forward(x.clone()).inner().into_data();
-        });
-        let both = time(&device, || {
-            let grads = norm.forward(x.clone()).sum().backward();
-            x.grad(&grads).expect("input gradient").into_data();
-        });
-        row(&format!("batch_norm {channels} @{side}"), (forward, both), None);
+        let measure_norm = |layer: &dyn Fn(Tensor<4>) -> Tensor<4>| {
+            let forward = time(&device, || {
+                layer(x.clone()).inner().into_data();
+            });
+            let both = time(&device, || {
+                let grads = layer(x.clone()).sum().backward();
+                x.grad(&grads).expect("input gradient").into_data();
+            });
+            (forward, both)
+        };
+        let burn = measure_norm(&|x| norm.forward(x));
+        let atelier = measure_norm(&|x| cpu_kernels::batch_norm_train(&norm, x));
+        row(&format!("batch_norm {channels} @{side}"), burn, Some(atelier));
     }
 }
