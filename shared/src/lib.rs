@@ -1,8 +1,9 @@
 //! What the trainer and the browser must agree on: the DCGAN itself, the seed → latent
 //! algorithm, the tensor → pixel conversion and the generator weights file format.
 //!
-//! Everything here compiles for native targets and for `wasm32`, and nothing here picks a
-//! backend: callers pass a burn [`Device`](burn::tensor::Device).
+//! Everything here compiles for native targets and for `wasm32` (except the `cpu-kernels`
+//! feature, native only), and nothing here picks a backend: callers pass a burn
+//! [`Device`](burn::tensor::Device).
 
 #[cfg(feature = "cpu-kernels")]
 pub mod cpu_kernels;

@@ -152,9 +152,10 @@ mod tests {
         check(config, [2, 8, 1, 1]);
     }
 
-    /// Shapes outside the rearrangements fall through to burn's layer unchanged.
+    /// Shapes outside the 1×1 and side-by-side rearrangements: burn's layer (or the CPU kernels,
+    /// when compiled in).
     #[test]
-    fn other_shapes_use_burn_directly() {
+    fn other_shapes_match_burn() {
         let config = ConvTranspose2dConfig::new([8, 4], [4, 4]).with_stride([2, 2]).with_padding([1, 1]);
         check(config.clone(), [2, 8, 8, 8]);
         check(config, [1, 8, 4, 4]);

@@ -9,10 +9,11 @@
 //! - [`kernel_gradient`]: the kernel's gradient, the same for both directions.
 //!
 //! Each unrolls the large image into patches (`im2col`: one row of `large_channels·16` values per
-//! small-image pixel) so that every product is a matrix product with thousands of rows: one image
-//! at a time when it has enough pixels, else several images together (then the small image is
-//! transposed to pixel-major order around the product). Patches are unrolled a few megabytes at a
-//! time, into one reused buffer that stays in the CPU's cache for the product that reads it.
+//! small-image pixel) so that every product is a wide matrix product:
+//! - images with enough pixels go one per product, the images spread over the threads and each
+//!   product on one core, its patches still in that core's cache;
+//! - smaller images go in groups of a few megabytes of patches, each product split across the
+//!   cores, the small images transposed to pixel-major order around it.
 
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -73,8 +74,9 @@ impl Geometry {
         self.wide_group()
     }
 
-    /// Images per product for [`down`]: one image at a time its products are short and deep
-    /// (a few hundred pixels × thousands of patch values), which runs at a quarter of the speed.
+    /// Images per product for [`down`]: one image at a time, its products are short and deep
+    /// (a few hundred pixels × thousands of patch values) and run at about half the speed, so
+    /// only short patches go one image at a time.
     fn down_group(&self) -> usize {
         if self.patch_len() < 512 { self.group() } else { self.wide_group() }
     }
@@ -176,21 +178,28 @@ fn kernel_gradient_in_groups(large: &[f32], small: &[f32], g: Geometry, group: u
     check(large, &[], Some(small), g);
     let (pixels, patch, channels) = (g.small_pixels(), g.patch_len(), g.small_channels);
     if group == 1 {
-        // Each thread sums its images' gradients, then the partial sums are added.
-        let images = large.par_chunks(g.large_image_len()).zip(small.par_chunks(g.small_image_len()));
-        let partial = images.fold(
-            || (Vec::new(), vec![0.0; g.kernel_len()]),
-            |(mut patches, mut kernel), (image, input)| {
-                im2col_image(image, g, &mut patches);
-                // kernelᵀ += patchesᵀ · pixels × small channels (read in place)
-                matmul((patch, channels, pixels), &mut kernel, (1, patch), &patches, (1, patch), input, (1, pixels), true, false);
-                (patches, kernel)
-            },
-        );
-        return partial.map(|(_, kernel)| kernel).reduce_with(|mut sum, part| {
-            sum.iter_mut().zip(&part).for_each(|(s, p)| *s += p);
-            sum
-        }).expect("a batch of at least one image");
+        // Each thread sums the gradients of its own run of images, then the partial sums are
+        // added in order: a fixed split, so that the result does not depend on thread timing.
+        let per_part = g.batch.div_ceil(rayon::current_num_threads());
+        let parts = large.par_chunks(per_part * g.large_image_len()).zip(small.par_chunks(per_part * g.small_image_len()));
+        let partial: Vec<Vec<f32>> = parts
+            .map(|(images, inputs)| {
+                let (mut patches, mut kernel) = (Vec::new(), vec![0.0; g.kernel_len()]);
+                let pairs = images.chunks(g.large_image_len()).zip(inputs.chunks(g.small_image_len()));
+                for (image, input) in pairs {
+                    im2col_image(image, g, &mut patches);
+                    // kernelᵀ += patchesᵀ · pixels × small channels (read in place)
+                    matmul((patch, channels, pixels), &mut kernel, (1, patch), &patches, (1, patch), input, (1, pixels), true, false);
+                }
+                kernel
+            })
+            .collect();
+        let mut parts = partial.into_iter();
+        let mut kernel = parts.next().expect("a batch of at least one image");
+        for part in parts {
+            kernel.iter_mut().zip(&part).for_each(|(sum, value)| *sum += value);
+        }
+        return kernel;
     }
     let (mut patches, mut scratch) = (Vec::new(), Vec::new());
     let mut kernel = vec![0.0; g.kernel_len()];
