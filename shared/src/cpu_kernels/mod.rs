@@ -200,49 +200,57 @@ impl CpuKernelOps for Flex {
     }
 }
 
-/// Backward of [`CpuKernelOps::conv_down`]: image gradient through `conv_up`, kernel
-/// gradient from the saved large image.
+/// Backward of both convolution directions: each direction's input gradient is the other
+/// direction, and both share the kernel gradient (large image first).
 #[derive(Debug)]
-struct Down;
+struct ConvBackward {
+    /// Whether the forward was [`CpuKernelOps::conv_up`] (else `conv_down`).
+    transposed: bool,
+}
 
-impl<B: Backend + CpuKernelOps> Backward<B, 2> for Down {
+impl<B: Backend + CpuKernelOps> Backward<B, 2> for ConvBackward {
     type State = (NodeId, NodeId);
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
-        let [large_node, kernel_node] = ops.parents;
+        let [input_node, kernel_node] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        let (large, kernel) = ops.state;
-        let large = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(large);
+        let (input, kernel) = ops.state;
+        let input = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(input);
         let kernel = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(kernel);
-        if let Some(node) = large_node {
-            grads.register::<B>(node.id, B::conv_up(grad.clone(), kernel));
+        if let Some(node) = input_node {
+            let input_grad = match self.transposed {
+                true => B::conv_down(grad.clone(), kernel),
+                false => B::conv_up(grad.clone(), kernel),
+            };
+            grads.register::<B>(node.id, input_grad);
         }
         if let Some(node) = kernel_node {
-            grads.register::<B>(node.id, B::conv_kernel_gradient(large, grad));
+            let kernel_grad = match self.transposed {
+                true => B::conv_kernel_gradient(grad, input),
+                false => B::conv_kernel_gradient(input, grad),
+            };
+            grads.register::<B>(node.id, kernel_grad);
         }
     }
 }
 
-/// Backward of [`CpuKernelOps::conv_up`]: image gradient through `conv_down`, kernel
-/// gradient from the saved small image.
-#[derive(Debug)]
-struct Up;
-
-impl<B: Backend + CpuKernelOps> Backward<B, 2> for Up {
-    type State = (NodeId, NodeId);
-
-    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
-        let [small_node, kernel_node] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        let (small, kernel) = ops.state;
-        let small = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(small);
-        let kernel = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(kernel);
-        if let Some(node) = small_node {
-            grads.register::<B>(node.id, B::conv_down(grad.clone(), kernel));
+/// `conv_down` or (`transposed`) `conv_up` with autodiff: the input and kernel are saved for the
+/// backward pass when either is tracked.
+fn tracked_conv<B: Backend + CpuKernelOps, C: CheckpointStrategy>(
+    input: FloatTensor<Autodiff<B, C>>,
+    kernel: FloatTensor<Autodiff<B, C>>,
+    transposed: bool,
+) -> FloatTensor<Autodiff<B, C>> {
+    let forward = |input, kernel| match transposed {
+        true => B::conv_up(input, kernel),
+        false => B::conv_down(input, kernel),
+    };
+    match (ConvBackward { transposed }).prepare::<C>([input.node(), kernel.node()]).compute_bound().stateful() {
+        OpsKind::Tracked(mut prep) => {
+            let state = (prep.checkpoint(&input), prep.checkpoint(&kernel));
+            prep.finish(state, forward(input.into_primitive(), kernel.into_primitive()))
         }
-        if let Some(node) = kernel_node {
-            grads.register::<B>(node.id, B::conv_kernel_gradient(grad, small));
-        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(input.into_primitive(), kernel.into_primitive())),
     }
 }
 
@@ -293,23 +301,11 @@ fn untracked<B: Backend>(inputs: &[&FloatTensor<Autodiff<B>>], what: &str) {
 
 impl<B: Backend + CpuKernelOps, C: CheckpointStrategy> CpuKernelOps for Autodiff<B, C> {
     fn conv_down(large: FloatTensor<Self>, kernel: FloatTensor<Self>) -> FloatTensor<Self> {
-        match Down.prepare::<C>([large.node(), kernel.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(mut prep) => {
-                let state = (prep.checkpoint(&large), prep.checkpoint(&kernel));
-                prep.finish(state, B::conv_down(large.into_primitive(), kernel.into_primitive()))
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::conv_down(large.into_primitive(), kernel.into_primitive())),
-        }
+        tracked_conv::<B, C>(large, kernel, false)
     }
 
     fn conv_up(small: FloatTensor<Self>, kernel: FloatTensor<Self>) -> FloatTensor<Self> {
-        match Up.prepare::<C>([small.node(), kernel.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(mut prep) => {
-                let state = (prep.checkpoint(&small), prep.checkpoint(&kernel));
-                prep.finish(state, B::conv_up(small.into_primitive(), kernel.into_primitive()))
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::conv_up(small.into_primitive(), kernel.into_primitive())),
-        }
+        tracked_conv::<B, C>(small, kernel, true)
     }
 
     fn conv_kernel_gradient(large: FloatTensor<Self>, small: FloatTensor<Self>) -> FloatTensor<Self> {
