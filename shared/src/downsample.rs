@@ -8,15 +8,19 @@ use burn::tensor::Tensor;
 /// `conv.forward(x)`, computed the fastest way for `x`'s device.
 pub fn strided_conv(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "cpu-kernels")]
-    if fits_cpu_kernels(conv) && crate::cpu_kernels::applies(&x.device(), x.dtype()) {
-        let y = crate::cpu_kernels::conv_down(x, conv.weight.val());
-        return match &conv.bias {
-            Some(bias) => {
-                let channels = y.dims()[1];
-                y + bias.val().reshape([1, channels, 1, 1])
-            }
-            None => y,
-        };
+    {
+        let [_, _, height, width] = x.dims();
+        let even = height % 2 == 0 && width % 2 == 0;
+        if even && fits_cpu_kernels(conv) && crate::cpu_kernels::applies(&x.device(), x.dtype()) {
+            let y = crate::cpu_kernels::conv_down(x, conv.weight.val());
+            return match &conv.bias {
+                Some(bias) => {
+                    let channels = y.dims()[1];
+                    y + bias.val().reshape([1, channels, 1, 1])
+                }
+                None => y,
+            };
+        }
     }
     conv.forward(x)
 }
@@ -75,6 +79,15 @@ mod tests {
         check(config.clone().with_bias(false), [3, 5, 8, 8]);
         // Not square, a bias, a 1×1 output.
         check(config.clone(), [2, 5, 4, 6]);
-        check(config, [4, 5, 2, 2]);
+        check(config.clone(), [4, 5, 2, 2]);
+        // Odd sides: burn's layer.
+        check_falls_back_to_burn(config, [2, 5, 5, 7]);
+    }
+
+    fn check_falls_back_to_burn(config: Conv2dConfig, input: [usize; 4]) {
+        let device = Device::flex();
+        let conv = config.init(&device);
+        let x = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), &device);
+        assert_eq!(max_difference(conv.forward(x.clone()), strided_conv(&conv, x)), 0.0);
     }
 }
