@@ -296,37 +296,32 @@ fn im2col_image(image: &[f32], g: Geometry, patches: &mut Vec<f32>) {
     }
 }
 
-/// The patch rows of small-image row `y`.
+/// The patch rows of small-image row `y`, written in order (pixel by pixel, each row channel
+/// by channel): ~2× faster than walking the large image's planes in order.
 fn im2col_row(image: &[f32], g: Geometry, y: usize, rows: &mut [f32]) {
     let (h, w) = (g.small_height, g.small_width);
     let large_w = 2 * w;
-    let patch = g.patch_len();
-    for (c, plane) in image.chunks_exact(g.large_pixels()).enumerate() {
-        for ky in 0..4 {
-            let at = |x: usize| x * patch + c * TAPS + ky * 4;
-            // Large row 2y+ky-1: above the image for y = 0, ky = 0; below for y = h-1, ky = 3.
-            let source_y = 2 * y + ky;
-            if source_y == 0 || source_y > 2 * h {
-                for x in 0..w {
-                    rows[at(x)..at(x) + 4].fill(0.0);
+    for (x, row) in rows.chunks_exact_mut(g.patch_len()).enumerate() {
+        // Columns 2x-1 ..= 2x+2: the first and last pixels reach one column past the edge.
+        let inside = x > 0 && x + 1 < w;
+        for (plane, taps) in image.chunks_exact(g.large_pixels()).zip(row.chunks_exact_mut(TAPS)) {
+            for (ky, out) in taps.chunks_exact_mut(4).enumerate() {
+                // Large row 2y+ky-1: above the image for y = 0, ky = 0; below for y = h-1, ky = 3.
+                let source_y = 2 * y + ky;
+                if source_y == 0 || source_y > 2 * h {
+                    out.fill(0.0);
+                    continue;
                 }
-                continue;
+                let source = &plane[(source_y - 1) * large_w..source_y * large_w];
+                if inside {
+                    out.copy_from_slice(&source[2 * x - 1..2 * x + 3]);
+                } else {
+                    for (kx, tap) in out.iter_mut().enumerate() {
+                        let source_x = (2 * x + kx).checked_sub(1).filter(|&sx| sx < large_w);
+                        *tap = source_x.map_or(0.0, |sx| source[sx]);
+                    }
+                }
             }
-            let source = &plane[(source_y - 1) * large_w..source_y * large_w];
-            // Columns 2x-1 ..= 2x+2: the first and last pixels reach one column past the edge.
-            if w == 1 {
-                rows[at(0)..at(0) + 4].copy_from_slice(&[0.0, source[0], source[1], 0.0]);
-                continue;
-            }
-            let first = &mut rows[at(0)..at(0) + 4];
-            first[0] = 0.0;
-            first[1..].copy_from_slice(&source[..3]);
-            for x in 1..w - 1 {
-                rows[at(x)..at(x) + 4].copy_from_slice(&source[2 * x - 1..2 * x + 3]);
-            }
-            let last = &mut rows[at(w - 1)..at(w - 1) + 4];
-            last[..3].copy_from_slice(&source[large_w - 3..]);
-            last[3] = 0.0;
         }
     }
 }
