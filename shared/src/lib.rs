@@ -7,11 +7,10 @@
 
 #[cfg(feature = "cpu-kernels")]
 pub mod cpu_kernels;
-mod downsample;
+mod convolutions;
 pub mod latent;
 pub mod model;
 pub mod pixels;
-mod upsample;
 pub mod weights;
 
 pub use latent::{LATENT_ALGORITHM, latent_batch, latent_for_seed};

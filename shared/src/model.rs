@@ -14,8 +14,7 @@ use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::downsample::strided_conv;
-use crate::upsample::transposed_conv;
+use crate::convolutions::{strided_conv, transposed_conv};
 
 /// Length of the latent vector the article's generator takes.
 pub const LATENT_DIM: usize = 128;

@@ -65,7 +65,7 @@ pub trait CpuKernelOps: Backend {
 
 /// Whether the kernels run for a tensor of `dtype` on `device`: the CPU backend, 32-bit floats.
 pub fn applies(device: &Device, dtype: DType) -> bool {
-    dtype == DType::F32 && device.clone().without_autodiff() == Device::flex()
+    dtype == DType::F32 && crate::convolutions::on_cpu_backend(device)
 }
 
 /// `Conv2d` with a 4×4 kernel, stride 2, padding 1, no bias: `[n, c, 2h, 2w]` → `[n, o, h, w]`
