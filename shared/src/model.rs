@@ -167,6 +167,28 @@ impl Generator {
     pub fn latent_dim(&self) -> usize {
         self.latent_dim
     }
+
+    /// Sets every BatchNorm's running statistics to the plain average of the batch statistics
+    /// over `latents` (one forward pass per batch, outputs discarded).
+    ///
+    /// For weights that were not trained as they are, such as an exponential moving average of
+    /// a generator's weights: the live generator's running statistics do not fit them. The
+    /// generator must be on an autodiff device in training mode, where BatchNorm measures its
+    /// batches.
+    pub fn recalibrate_batch_norm(mut self, latents: impl IntoIterator<Item = Tensor<2>>) -> Self {
+        let momentum = self.blocks.first().map_or(0.1, |block| block.norm.momentum);
+        for (batches_seen, latent) in latents.into_iter().enumerate() {
+            // Weight 1/k on the k-th batch keeps the running value the mean of all k.
+            for block in &mut self.blocks {
+                block.norm.momentum = 1.0 / (batches_seen + 1) as f64;
+            }
+            let _ = self.forward(latent);
+        }
+        for block in &mut self.blocks {
+            block.norm.momentum = momentum;
+        }
+        self
+    }
 }
 
 /// The discriminator's hidden-layer normalisation (see [`DiscNorm`]).
@@ -311,6 +333,34 @@ mod tests {
         let d = max_difference(ours.running_var.value_sync(), reference.running_var.value_sync());
         assert!(d < 1e-5, "running variances differ by {d}");
         assert!(max_difference(ours.running_mean.value_sync(), Tensor::zeros([6], &device)) > 1e-3, "running mean not updated");
+    }
+
+    /// After recalibration every BatchNorm holds the mean of its per-batch statistics, and the
+    /// layer's momentum is as before.
+    #[test]
+    fn recalibration_averages_the_batch_statistics() {
+        let device = Device::flex().autodiff();
+        let config = GeneratorConfig::new(2);
+        let generator = config.init(&device).no_grad();
+        let copy = || config.init(&device).load_record(generator.clone().into_record());
+        let batch = |seeds: &[u64]| crate::latent_batch(seeds, LATENT_DIM, &device);
+        let statistics = |g: &Generator| -> Vec<Vec<f32>> {
+            g.blocks
+                .iter()
+                .flat_map(|b| [b.norm.running_mean.value_sync(), b.norm.running_var.value_sync()])
+                .map(|t| t.into_data().try_to_vec::<f32>().unwrap())
+                .collect()
+        };
+        let first = statistics(&copy().recalibrate_batch_norm([batch(&[1, 2, 3])]));
+        let second = statistics(&copy().recalibrate_batch_norm([batch(&[4, 5, 6])]));
+        let both = copy().recalibrate_batch_norm([batch(&[1, 2, 3]), batch(&[4, 5, 6])]);
+        assert!(both.blocks.iter().all(|b| b.norm.momentum == 0.1));
+        for ((a, b), mean) in first.iter().zip(&second).zip(statistics(&both)) {
+            for ((a, b), m) in a.iter().zip(b).zip(mean) {
+                assert!((m - (a + b) / 2.0).abs() < 1e-5, "{m} is not the mean of {a} and {b}");
+            }
+        }
+        assert_ne!(first, second, "different batches, different statistics");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::checkpoint::TrainingState;
-use crate::data::{BatchPlan, STREAM_AUGMENT};
+use crate::data::{BatchPlan, STREAM_AUGMENT, STREAM_DIFFAUGMENT};
 use crate::device::DeviceChoice;
 use crate::training::{Phase, TrainOptions, adam, noise_batch, train_step};
 
@@ -79,7 +79,7 @@ fn bench_width(device: &Device, width: usize, options: &BenchOptions) -> Result<
     for step in 0..options.warmup + options.steps {
         let start = Instant::now();
         let scalars;
-        (parts, scalars) = train_step(parts, real(), noise_batch(&plan, step as u64, batch, LATENT_DIM, &train_device), &train_options, &mut |_| {});
+        (parts, scalars) = train_step(parts, real(), noise_batch(&plan, step as u64, batch, LATENT_DIM, &train_device), &train_options, &mut plan.rng(STREAM_DIFFAUGMENT, step as u64), &mut |_| {});
         drop(scalars);
         sync(device)?;
         if step >= options.warmup {
@@ -99,7 +99,7 @@ fn bench_width(device: &Device, width: usize, options: &BenchOptions) -> Result<
             totals[phase as usize] += mark.elapsed().as_secs_f64() * 1e3;
             mark = Instant::now();
         };
-        (parts, _) = train_step(parts, real(), noise_batch(&plan, step as u64, batch, LATENT_DIM, &train_device), &train_options, &mut after);
+        (parts, _) = train_step(parts, real(), noise_batch(&plan, step as u64, batch, LATENT_DIM, &train_device), &train_options, &mut plan.rng(STREAM_DIFFAUGMENT, step as u64), &mut after);
         if let Some(e) = failed {
             return Err(e);
         }

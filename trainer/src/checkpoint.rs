@@ -2,12 +2,16 @@
 //! states, the step count and the options (the data order and augmentation are derived from the
 //! seed and the step, so those two are the whole RNG state).
 //!
+//! With generator EMA it also holds the weight average, ready to paint (its BatchNorm
+//! statistics measured), which `export`, `curate` and `evaluate` then use.
+//!
 //! A checkpoint is a folder of burnpack files plus `state.json`. It is built as
 //! `checkpoint.partial/` and swapped in with renames, so a crash at any moment leaves either the
 //! new or the previous checkpoint complete on disk, never a torn one.
 
 use anyhow::{Context, Result, bail};
-use atelier_shared::{DiscriminatorConfig, GeneratorConfig};
+use atelier_shared::{DiscriminatorConfig, Generator, GeneratorConfig};
+use burn::tensor::Device;
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
@@ -22,6 +26,8 @@ const PARTIAL: &str = "checkpoint.partial";
 const STATE_FILE: &str = "state.json";
 pub const GENERATOR_FILE: &str = "generator.bpk";
 pub const DISCRIMINATOR_FILE: &str = "discriminator.bpk";
+/// The generator's weight average (generator EMA), when the run keeps one.
+pub const AVERAGE_FILE: &str = "generator-ema.bpk";
 const OPTIMIZER_G_FILE: &str = "optimizer-generator.bpk";
 const OPTIMIZER_D_FILE: &str = "optimizer-discriminator.bpk";
 pub const FORMAT_VERSION: u32 = 1;
@@ -37,6 +43,16 @@ pub struct CheckpointState {
     pub discriminator: DiscriminatorConfig,
     /// Images in the training set when the run started (the batch order depends on it).
     pub dataset_len: usize,
+    /// The best evaluation so far (its generator is the run's `generator-best.bpk`).
+    #[serde(default)]
+    pub best: Option<Best>,
+}
+
+/// The step whose portraits had the lowest SWD so far.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Best {
+    pub step: u64,
+    pub swd: f64,
 }
 
 /// The networks and optimisers a checkpoint stores.
@@ -48,7 +64,13 @@ pub struct TrainingState<G, D> {
 }
 
 /// Writes a checkpoint into `run`, replacing the previous one only once the new one is complete.
-pub fn save<G: Module + Clone, D: Module + Clone>(run: &Path, state: &CheckpointState, parts: &TrainingState<G, D>) -> Result<()> {
+/// `average`: the generator's weight average, ready to paint, where the run keeps one.
+pub fn save<G: Module + Clone, D: Module + Clone>(
+    run: &Path,
+    state: &CheckpointState,
+    parts: &TrainingState<G, D>,
+    average: Option<&G>,
+) -> Result<()> {
     let partial = run.join(PARTIAL);
     if partial.exists() {
         fs::remove_dir_all(&partial).with_context(|| format!("cannot remove {}", partial.display()))?;
@@ -61,6 +83,9 @@ pub fn save<G: Module + Clone, D: Module + Clone>(run: &Path, state: &Checkpoint
     saved("discriminator", parts.discriminator.clone().save_file(partial.join(DISCRIMINATOR_FILE)))?;
     saved("generator's optimiser", parts.optimizer_g.save(partial.join(OPTIMIZER_G_FILE)))?;
     saved("discriminator's optimiser", parts.optimizer_d.save(partial.join(OPTIMIZER_D_FILE)))?;
+    if let Some(average) = average {
+        saved("generator's weight average", average.clone().save_file(partial.join(AVERAGE_FILE)))?;
+    }
     crate::atomic::write(&partial.join(STATE_FILE), serde_json::to_string_pretty(state)?.as_bytes())?;
 
     let (current, previous) = (run.join(CURRENT), run.join(PREVIOUS));
@@ -110,5 +135,22 @@ pub fn load<G: Module, D: Module>(checkpoint: &Path, fresh: TrainingState<G, D>)
         discriminator: load_module(fresh.discriminator, checkpoint, DISCRIMINATOR_FILE)?,
         optimizer_g: optimizer(fresh.optimizer_g, OPTIMIZER_G_FILE)?,
         optimizer_d: optimizer(fresh.optimizer_d, OPTIMIZER_D_FILE)?,
+    })
+}
+
+/// The checkpoint's weight average loaded into `module`, if it has one.
+pub fn load_average<M: Module>(checkpoint: &Path, module: M) -> Result<Option<M>> {
+    if !checkpoint.join(AVERAGE_FILE).is_file() {
+        return Ok(None);
+    }
+    load_module(module, checkpoint, AVERAGE_FILE).map(Some)
+}
+
+/// The generator a checkpoint paints with, in inference mode: the weight average where the run
+/// keeps one, else the generator itself. Also says which one it is.
+pub fn load_painter(checkpoint: &Path, config: &GeneratorConfig, device: &Device) -> Result<(Generator, &'static str)> {
+    Ok(match load_average(checkpoint, config.init(device))? {
+        Some(average) => (average.valid(), "the generator's weight average (EMA)"),
+        None => (load_module(config.init(device), checkpoint, GENERATOR_FILE)?.valid(), "the generator"),
     })
 }

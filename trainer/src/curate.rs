@@ -27,7 +27,7 @@ pub fn curate(run: &Path, weights: Option<&Path>, candidates: u64, top: usize) -
     let discriminator = checkpoint::load_module(state.discriminator.init(&device), &dir, checkpoint::DISCRIMINATOR_FILE)?.valid();
     let generator = match weights {
         Some(path) => crate::export::load_weights(path, &device)?.0,
-        None => checkpoint::load_module(state.generator.init(&device), &dir, checkpoint::GENERATOR_FILE)?.valid(),
+        None => checkpoint::load_painter(&dir, &state.generator, &device)?.0,
     };
     let seeds: Vec<u64> = (0..candidates).collect();
     let mut scored = Vec::with_capacity(seeds.len());

@@ -205,6 +205,7 @@ impl BatchPlan {
 pub const STREAM_SHUFFLE: u64 = 1;
 pub const STREAM_AUGMENT: u64 = 2;
 pub const STREAM_NOISE: u64 = 3;
+pub const STREAM_DIFFAUGMENT: u64 = 4;
 
 /// Converts RGB images to NCHW floats in [-1, 1].
 pub fn to_nchw(images: &[Rgb]) -> Vec<f32> {

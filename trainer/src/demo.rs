@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::device::DeviceChoice;
 use crate::preprocess::{PreprocessOptions, preprocess};
-use crate::training::{TrainOptions, TrainRequest, train};
+use crate::training::{Recipe, TrainOptions, TrainRequest, train};
 
 /// Marks a folder the demo made, so a second run may replace it and nothing else is touched.
 const MARKER: &str = ".atelier-demo";
@@ -68,7 +68,9 @@ pub fn demo(options: DemoOptions) -> Result<()> {
             checkpoint_every: total.max(1),
             sample_every: (total / 5).max(1),
             log_every: 5,
-            ..TrainOptions::article(crops, options.width, options.batch_size)
+            // Evaluated once, at the end.
+            eval_every: total.max(1),
+            ..TrainOptions::recipe(Recipe::SmallData, crops, options.width, options.batch_size)
         },
         run: run.clone(),
         resume: false,
@@ -85,7 +87,7 @@ pub fn demo(options: DemoOptions) -> Result<()> {
     println!("\n3/3 exporting and sampling");
     let generator = run.join("generator.bpk");
     let half = run.join("generator-half.bpk");
-    crate::export::export(&run, &half, true, crate::export::Format::Burnpack)?;
+    crate::export::export(&run, &half, true, crate::export::Format::Burnpack, false)?;
     // Beside the gallery's own weights (never over them), for `trunk serve` + `?weights=demo`.
     let gallery_assets = Path::new("web/assets");
     let for_gallery = gallery_assets.is_dir().then(|| gallery_assets.join("demo.bpk"));

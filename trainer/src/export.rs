@@ -36,13 +36,19 @@ pub fn write_generator(generator: &Generator, config: &GeneratorConfig, out: &Pa
     crate::atomic::write(out, &bytes)
 }
 
-/// `trainer export --run DIR --out FILE`.
-pub fn export(run: &Path, out: &Path, half: bool, format: Format) -> Result<u64> {
+/// `trainer export --run DIR --out FILE`: the generator the run paints with (its weight average
+/// where it keeps one), or with `live` the generator as it trains.
+pub fn export(run: &Path, out: &Path, half: bool, format: Format, live: bool) -> Result<u64> {
     let dir = checkpoint::find(run).with_context(|| format!("no checkpoint found in {}: is it a training run folder?", run.display()))?;
     let state = checkpoint::read_state(&dir)?;
     let device = Device::flex();
-    let generator = checkpoint::load_module(state.generator.init(&device), &dir, checkpoint::GENERATOR_FILE)?;
-    write_generator(&generator.valid(), &state.generator, out, half, format)?;
+    let (generator, which) = if live {
+        (checkpoint::load_module(state.generator.init(&device), &dir, checkpoint::GENERATOR_FILE)?.valid(), "the live generator")
+    } else {
+        checkpoint::load_painter(&dir, &state.generator, &device)?
+    };
+    println!("exporting {which} at step {}", state.step);
+    write_generator(&generator, &state.generator, out, half, format)?;
     Ok(state.step)
 }
 

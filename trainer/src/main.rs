@@ -11,8 +11,12 @@ mod curate;
 mod data;
 mod demo;
 mod device;
+mod diffaugment;
+mod ema;
+mod evaluate;
 mod export;
 mod grid;
+mod metrics;
 mod preprocess;
 mod tensorboard;
 mod training;
@@ -24,7 +28,7 @@ use std::path::PathBuf;
 
 use device::DeviceChoice;
 use export::Format;
-use training::{GeneratorLoss, TrainOptions, TrainRequest};
+use training::{GeneratorLoss, Recipe, TrainOptions, TrainRequest};
 
 // Training allocates and frees tensors of tens of megabytes every step; the system allocator
 // returns them to the kernel and faults fresh zeroed pages back in, mimalloc reuses them.
@@ -65,6 +69,8 @@ enum Command {
     Sample(SampleArgs),
     /// Rank candidate seeds with a run's discriminator and write the best for the gallery.
     Curate(CurateArgs),
+    /// Measure how good a generator's portraits are, against the real face crops.
+    Evaluate(EvaluateArgs),
     /// Measure training and painting speed on this machine.
     Bench(BenchArgs),
 }
@@ -127,6 +133,23 @@ struct TrainArgs {
     /// Width multiplier of both networks (64 is the article's; smaller trains faster).
     #[arg(long, default_value_t = 64)]
     width: usize,
+    /// Starting point for --diffaugment, --ema-decay and --eval-every: small-data (DiffAugment,
+    /// generator EMA, evaluation) or the article's recipe exactly.
+    #[arg(long, value_enum, default_value_t = Recipe::SmallData)]
+    recipe: Recipe,
+    /// DiffAugment policies applied to everything the discriminator sees: color, translation,
+    /// cutout (comma-separated), or none [default: the recipe's, all three / none].
+    #[arg(long)]
+    diffaugment: Option<String>,
+    /// Decay of the generator's weight average (EMA) that samples and exports paint with; 0 turns
+    /// it off [default: the recipe's, 0.999 / off].
+    #[arg(long)]
+    ema_decay: Option<f64>,
+    /// Steps between evaluations of 256 portraits (SWD, face rate, …, in metrics.csv and
+    /// TensorBoard; the best generator is kept as generator-best.bpk); 0: never [default: the
+    /// recipe's, 1000 / 0].
+    #[arg(long)]
+    eval_every: Option<u64>,
     /// Generator learning rate (Adam, β = (0.5, 0.99), ε = 1e-8).
     #[arg(long, default_value_t = training::DEFAULT_LR_G)]
     lr_g: f64,
@@ -182,6 +205,9 @@ struct ExportArgs {
     /// File format.
     #[arg(long, value_enum, default_value_t = Format::Burnpack)]
     format: Format,
+    /// The live generator instead of its weight average (runs with generator EMA).
+    #[arg(long)]
+    live: bool,
 }
 
 #[derive(Args)]
@@ -226,6 +252,26 @@ struct CurateArgs {
     /// JSON file of the chosen seeds, best first.
     #[arg(long, default_value = "web/assets/seeds.json")]
     out: PathBuf,
+}
+
+#[derive(Args)]
+struct EvaluateArgs {
+    /// Generator weights whose portraits are measured (seeds 0, 1, …).
+    #[arg(long, required_unless_present = "images", conflicts_with = "images")]
+    weights: Option<PathBuf>,
+    /// Measure the images in this folder instead of a generator's portraits (e.g. another
+    /// program's samples).
+    #[arg(long)]
+    images: Option<PathBuf>,
+    /// Folder of the real face crops, e.g. `trainer preprocess`'s output.
+    #[arg(long)]
+    data: PathBuf,
+    /// Portraits painted from --weights.
+    #[arg(long, default_value_t = 1000)]
+    count: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -282,7 +328,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Train(args) => train(args),
         Command::Export(args) => {
-            let step = export::export(&args.run, &args.out, args.half, args.format)?;
+            let step = export::export(&args.run, &args.out, args.half, args.format, args.live)?;
             let size = std::fs::metadata(&args.out)?.len();
             println!("wrote {} ({:.1} MB, generator at step {step})", args.out.display(), size as f64 / 1e6);
             Ok(())
@@ -317,6 +363,20 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Evaluate(args) => {
+            let portraits = match (&args.weights, &args.images) {
+                (Some(weights), _) => evaluate::Portraits::Generator { weights: weights.clone(), count: args.count },
+                (None, Some(images)) => evaluate::Portraits::Folder(images.clone()),
+                (None, None) => unreachable!("clap requires --weights or --images"),
+            };
+            let evaluation = evaluate::evaluate(&portraits, &args.data)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&evaluation)?);
+            } else {
+                print!("{}", evaluation.table());
+            }
+            Ok(())
+        }
         Command::Sample(args) => {
             let written = export::sample(&args.weights, args.seed, args.count, args.grid, &args.out)?;
             for path in written {
@@ -329,9 +389,20 @@ fn run(cli: Cli) -> Result<()> {
 
 fn train(args: TrainArgs) -> Result<()> {
     let run = args.run.unwrap_or_else(|| PathBuf::from("runs").join(utc_timestamp()));
+    let recipe = TrainOptions::recipe(args.recipe, args.data.clone(), args.width, args.batch_size);
     let options = TrainOptions {
         data: args.data,
         epochs: args.epochs.unwrap_or(training::DEFAULT_EPOCHS),
+        diffaugment: match &args.diffaugment {
+            Some(text) => diffaugment::DiffAugment::parse(text)?,
+            None => recipe.diffaugment,
+        },
+        ema_decay: match args.ema_decay {
+            Some(decay) if decay == 0.0 => None,
+            Some(decay) => Some(decay),
+            None => recipe.ema_decay,
+        },
+        eval_every: args.eval_every.unwrap_or(recipe.eval_every),
         batch_size: args.batch_size,
         width: args.width,
         lr_g: args.lr_g,
@@ -368,6 +439,9 @@ fn train(args: TrainArgs) -> Result<()> {
     );
     let run = outcome.run.display();
     println!("samples: {run}/samples/fake-latest.png · metrics: {run}/metrics.csv · tensorboard --logdir {run}");
+    if let Some(best) = outcome.best {
+        println!("best SWD so far {:.1} at step {}: {run}/{}", best.swd, best.step, training::BEST_GENERATOR_FILE);
+    }
     if outcome.steps_done == outcome.total_steps {
         println!("generator: {run}/generator.bpk (try: trainer sample --weights {run}/generator.bpk --seed 1 --count 16 --grid --out portraits.png)");
     } else {

@@ -1,27 +1,36 @@
 //! `trainer train`: the GAN loop. Each step trains the discriminator with an MSE loss
 //! (real → 1, fake → 0), then the generator by feature matching on the discriminator's 1024-d
 //! feature layer (or, with `--g-loss lsgan`, the seed code's MSE(D(G(z)), 1)).
+//!
+//! Two recipes: the article's exactly, and the default one for small data sets, which adds
+//! DiffAugment to everything the discriminator sees ([`diffaugment`](crate::diffaugment)),
+//! paints with an average of the generator's weights ([`ema`](crate::ema)) and measures the
+//! portraits every `--eval-every` steps ([`evaluate`](crate::evaluate)), keeping the best.
 
 use anyhow::{Context, Result, bail};
 use atelier_shared::{
     DiscNorm, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, IMAGE_SIZE, latent_batch, to_rgb_images,
 };
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::loss::{MseLoss, Reduction};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::checkpoint::{self, CheckpointState, TrainingState};
-use crate::data::{BatchPlan, Dataset, STREAM_NOISE, spawn_batches};
+use crate::data::{BatchPlan, Dataset, STREAM_DIFFAUGMENT, STREAM_NOISE, spawn_batches};
 use crate::device::{DeviceChoice, SelectedDevice};
+use crate::diffaugment::DiffAugment;
+use crate::ema::GeneratorAverage;
+use crate::evaluate::{BackgroundEvaluator, Finished};
+use crate::metrics::{MetricsCsv, MetricsRow, log_metrics};
 use crate::tensorboard::EventWriter;
 use crate::{export, grid};
 
@@ -51,7 +60,33 @@ pub struct TrainOptions {
     pub sample_every: u64,
     /// Steps between reading losses back from the device (each read waits for the device).
     pub log_every: u64,
+    /// Augmentations of everything the discriminator sees (none in the article).
+    #[serde(default)]
+    pub diffaugment: DiffAugment,
+    /// Decay of the generator's weight average; `None`: paint with the live generator.
+    #[serde(default)]
+    pub ema_decay: Option<f64>,
+    /// Steps between evaluations of the portraits (0: never).
+    #[serde(default)]
+    pub eval_every: u64,
 }
+
+/// A starting point for the options that shape training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Recipe {
+    /// For a few hundred paintings: DiffAugment (color, translation, cutout), generator EMA
+    /// 0.999, evaluation every 1,000 steps.
+    SmallData,
+    /// The article's recipe as published: no DiffAugment, no EMA.
+    Article,
+}
+
+/// `--ema-decay`'s value in the small-data recipe.
+pub const DEFAULT_EMA_DECAY: f64 = 0.999;
+/// `--eval-every`'s value in the small-data recipe.
+pub const DEFAULT_EVAL_EVERY: u64 = 1000;
+/// Portraits measured by each evaluation during training (`trainer evaluate` defaults to 1,000).
+pub const EVAL_PORTRAITS: usize = 256;
 
 /// The seed's learning rates (`--lr-g`, `--lr-d`).
 pub const DEFAULT_LR_G: f64 = 1e-4;
@@ -79,6 +114,23 @@ impl TrainOptions {
             checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
             sample_every: DEFAULT_SAMPLE_EVERY,
             log_every: DEFAULT_LOG_EVERY,
+            diffaugment: DiffAugment::none(),
+            ema_decay: None,
+            eval_every: 0,
+        }
+    }
+
+    /// The options of `recipe` on `data` at `width` and `batch_size`.
+    pub fn recipe(recipe: Recipe, data: PathBuf, width: usize, batch_size: usize) -> Self {
+        let article = Self::article(data, width, batch_size);
+        match recipe {
+            Recipe::Article => article,
+            Recipe::SmallData => Self {
+                diffaugment: DiffAugment::all(),
+                ema_decay: Some(DEFAULT_EMA_DECAY),
+                eval_every: DEFAULT_EVAL_EVERY,
+                ..article
+            },
         }
     }
 }
@@ -127,6 +179,8 @@ pub struct TrainOutcome {
     pub last: StepMetrics,
     pub images_per_second: f64,
     pub device: String,
+    /// The best evaluation so far, if the run evaluates.
+    pub best: Option<checkpoint::Best>,
 }
 
 /// Set by Ctrl-C: the loop saves a checkpoint and stops at the next step boundary.
@@ -187,8 +241,18 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
         );
     }
 
+    if options.eval_every > 0 && dataset.images.len() < 4 {
+        bail!("evaluation needs at least 4 images in {}; add images or pass --eval-every 0", options.data.display());
+    }
+
     let SelectedDevice { device, description, .. } = crate::device::select(request.device)?;
     println!("device: {description}");
+    println!(
+        "recipe: DiffAugment {} · generator EMA {} · evaluation {}",
+        options.diffaugment,
+        options.ema_decay.map_or("off".to_string(), |d| d.to_string()),
+        if options.eval_every == 0 { "off".to_string() } else { format!("every {} steps", options.eval_every) }
+    );
     device.seed(options.seed);
     let train_device = device.autodiff();
 
@@ -207,21 +271,37 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
         }
         _ => (fresh, 0),
     };
+    initialize_parameters(&parts.generator);
+    initialize_parameters(&parts.discriminator);
+    let mut average = match (options.ema_decay, &resume_from) {
+        (None, _) => None,
+        (Some(decay), Some(dir)) => match checkpoint::load_average(dir, generator_config.init(&train_device))? {
+            Some(saved) => Some(GeneratorAverage::resume(saved, &generator_config, decay)),
+            None => Some(GeneratorAverage::start(&parts.generator, &generator_config, decay)),
+        },
+        (Some(decay), None) => Some(GeneratorAverage::start(&parts.generator, &generator_config, decay)),
+    };
+    let mut best = saved.as_ref().and_then(|s| s.best);
 
     let plan = BatchPlan { seed: options.seed, batch_size: options.batch_size, dataset_len: dataset.images.len() };
     let total_steps = options.epochs * plan.steps_per_epoch();
     let end_step = request.max_steps.map_or(total_steps, |m| (start_step + m).min(total_steps));
-    let state_at = |step: u64, options: &TrainOptions| CheckpointState {
+    let state_at = |step: u64, options: &TrainOptions, best: Option<checkpoint::Best>| CheckpointState {
         format_version: checkpoint::FORMAT_VERSION,
         step,
         options: options.clone(),
         generator: generator_config.clone(),
         discriminator: discriminator_config.clone(),
         dataset_len: plan.dataset_len,
+        best,
     };
+    let mut evaluator = (options.eval_every > 0).then(|| {
+        let crops = dataset.images.iter().map(|i| atelier_shared::RgbImage { width: i.size, height: i.size, pixels: i.pixels.clone() });
+        BackgroundEvaluator::start(crops.collect())
+    });
 
     let mut events = EventWriter::create(&run)?;
-    let mut metrics_csv = open_metrics(&run)?;
+    let mut metrics_csv = MetricsCsv::open(&run)?;
     let images = Arc::new(dataset.images);
     let batches = spawn_batches(plan, images, start_step, end_step);
     STOP.store(false, Ordering::SeqCst);
@@ -245,15 +325,21 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
             &train_device,
         );
         let noise = noise_batch(&plan, step, options.batch_size, generator_config.latent_dim, &train_device);
+        let mut augment_rng = plan.rng(STREAM_DIFFAUGMENT, step);
 
         let scalars;
-        (parts, scalars) = train_step(parts, real, noise, &options, &mut |_| {});
+        (parts, scalars) = train_step(parts, real, noise, &options, &mut augment_rng, &mut |_| {});
         step += 1;
         window_images += options.batch_size;
+        if let Some(average) = &mut average {
+            average.update(&parts.generator, step);
+        }
 
         let sample_now = step % options.sample_every == 0 || step == end_step;
         let checkpoint_now = step % options.checkpoint_every == 0 || step == end_step;
-        if step % options.log_every == 0 || sample_now || checkpoint_now {
+        let evaluate_now = evaluator.is_some() && (step % options.eval_every == 0 || step == end_step);
+        let mut row = MetricsRow::default();
+        if step % options.log_every == 0 || sample_now || checkpoint_now || evaluate_now {
             let values: Vec<f32> = scalars.into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
             last = StepMetrics::from_values(&values);
             if !last.is_finite() {
@@ -273,10 +359,15 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
             images_per_second = window_images as f64 / seconds.max(1e-9);
             (window_start, window_images) = (Instant::now(), 0);
             let epoch = step.div_ceil(plan.steps_per_epoch()).max(1);
-            log_metrics(&mut events, &mut metrics_csv, step, epoch, &last, images_per_second)?;
+            row = MetricsRow { step, epoch, metrics: last, images_per_second, evaluation: None };
             let message = format!(
-                "epoch {epoch}/{} · D {:.4} · G {:.4} · D(x) {:.3} · D(G(z)) {:.3} · {images_per_second:.1} img/s",
-                options.epochs, last.d_loss, last.g_loss, last.d_real, last.d_fake
+                "epoch {epoch}/{} · D {:.4} · G {:.4} · D(x) {:.3} · D(G(z)) {:.3} · {images_per_second:.1} img/s{}",
+                options.epochs,
+                last.d_loss,
+                last.g_loss,
+                last.d_real,
+                last.d_fake,
+                best.map(|b| format!(" · best SWD {:.1} (step {})", b.swd, b.step)).unwrap_or_default()
             );
             if request.progress && bar.is_hidden() && sample_now {
                 // Not a terminal (a log file, say): a plain line now and then instead of the bar.
@@ -285,22 +376,53 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
             bar.set_position(step);
             bar.set_message(message);
         }
-        if sample_now {
-            write_samples(&run, &mut events, step, &parts.generator, &batch.images)?;
+        // What the run paints with: the weight average where there is one.
+        let painter = (sample_now || checkpoint_now || evaluate_now).then(|| match &average {
+            Some(average) => average.painter(),
+            None => parts.generator.valid(),
+        });
+        if row.step > 0 {
+            metrics_csv.write(&row)?;
+            log_metrics(&mut events, &row)?;
+        }
+        if let (Some(evaluator), Some(painter)) = (&mut evaluator, painter.as_ref().filter(|_| evaluate_now)) {
+            // Painted here, on the training device; measured on the evaluation thread.
+            let device = painter.devices().into_iter().next().unwrap_or_default();
+            let weights = atelier_shared::generator_to_bytes(painter, &generator_config, false)?;
+            evaluator.submit(step, export::generate(painter, 0, EVAL_PORTRAITS, &device)?, weights)?;
+        }
+        if let Some(evaluator) = &mut evaluator {
+            let finished = if step == end_step || STOP.load(Ordering::SeqCst) { evaluator.finish()? } else { evaluator.ready()? };
+            for done in finished {
+                record_evaluation(&run, &mut events, &mut metrics_csv, &bar, &mut best, plan.steps_per_epoch(), done)?;
+            }
+        }
+        if sample_now && let Some(painter) = &painter {
+            write_samples(&run, &mut events, step, painter, &batch.images)?;
         }
         if checkpoint_now {
-            checkpoint::save(&run, &state_at(step, &options), &parts)?;
+            let average_painter = average.as_ref().and(painter.as_ref());
+            checkpoint::save(&run, &state_at(step, &options, best), &parts, average_painter)?;
         }
     }
     if interrupted {
-        checkpoint::save(&run, &state_at(step, &options), &parts)?;
+        if let Some(evaluator) = &mut evaluator {
+            for done in evaluator.finish()? {
+                record_evaluation(&run, &mut events, &mut metrics_csv, &bar, &mut best, plan.steps_per_epoch(), done)?;
+            }
+        }
+        let painter = average.as_ref().map(GeneratorAverage::painter);
+        checkpoint::save(&run, &state_at(step, &options, best), &parts, painter.as_ref())?;
         bar.abandon_with_message(format!("stopped at step {step}; checkpoint saved, continue with --resume"));
     } else {
         bar.finish();
     }
     events.flush()?;
     if step == total_steps && step > start_step {
-        let generator = parts.generator.valid();
+        let generator = match &average {
+            Some(average) => average.painter(),
+            None => parts.generator.valid(),
+        };
         let out = run.join("generator.bpk");
         export::write_generator(&generator, &generator_config, &out, false, export::Format::Burnpack)?;
     }
@@ -311,7 +433,55 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
         last,
         images_per_second,
         device: description,
+        best,
     })
+}
+
+/// Creates every parameter of `module` now. burn creates parameters lazily, at their first use;
+/// on wgpu, one created in the middle of a step (the discriminator's linear layers, after
+/// DiffAugment's first kernels) can wait forever on a kernel autotune still in flight.
+fn initialize_parameters<M: Module>(module: &M) {
+    struct Touch;
+    impl ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
+    module.visit(&mut Touch);
+}
+
+/// The generator with the best SWD so far, in the run folder.
+pub const BEST_GENERATOR_FILE: &str = "generator-best.bpk";
+
+/// Logs a finished evaluation (a metrics.csv row of its own, TensorBoard, a line for people)
+/// and keeps its generator if it is the best so far.
+fn record_evaluation(
+    run: &Path,
+    events: &mut EventWriter,
+    metrics_csv: &mut MetricsCsv,
+    bar: &ProgressBar,
+    best: &mut Option<checkpoint::Best>,
+    steps_per_epoch: u64,
+    done: Finished,
+) -> Result<()> {
+    let Finished { step, evaluation: e, weights } = done;
+    if best.is_none_or(|b| e.swd.average < b.swd) {
+        *best = Some(checkpoint::Best { step, swd: e.swd.average });
+        crate::atomic::write(&run.join(BEST_GENERATOR_FILE), &weights)?;
+    }
+    let line = format!(
+        "evaluation at step {step}: SWD {:.1} (real floor {:.1}) · faces {:.2} (real {:.2}) · nearest crop {:.3} (crops' {:.3}) · high frequencies {:.2}× real",
+        e.swd.average, e.swd_floor.average, e.face_rate, e.real_face_rate, e.nearest_crop, e.crops_nearest_crop, e.high_frequency
+    );
+    if bar.is_hidden() {
+        println!("{line}");
+    } else {
+        bar.println(line);
+    }
+    let epoch = step.div_ceil(steps_per_epoch).max(1);
+    let row = MetricsRow { step, epoch, evaluation: Some(e), ..MetricsRow::default() };
+    metrics_csv.write(&row)?;
+    log_metrics(events, &row)
 }
 
 /// The parts of a training step, in order, for benchmarks that time each one.
@@ -324,7 +494,9 @@ pub enum Phase {
 }
 
 /// One GAN step: the discriminator learns (real → 1, fake → 0, MSE), then the generator, through
-/// the updated discriminator as the reference does. `after` is called at the end of each phase.
+/// the updated discriminator as the reference does. Everything the discriminator sees passes
+/// through `--diffaugment` (drawn from `augment_rng`), the generator's fakes with their gradient.
+/// `after` is called at the end of each phase.
 /// Returns the updated parts and [D loss, G loss, mean D(x), mean D(G(z))], left on the device: reading it waits for the
 /// device, so the loop reads it only every --log-every steps.
 pub fn train_step(
@@ -332,14 +504,16 @@ pub fn train_step(
     real: Tensor<4>,
     noise: Tensor<2>,
     options: &TrainOptions,
+    augment_rng: &mut ChaCha8Rng,
     after: &mut dyn FnMut(Phase),
 ) -> (TrainingState<Generator, Discriminator>, Tensor<1>) {
     let mse = MseLoss::new();
+    let mut augment = |images: Tensor<4>| options.diffaugment.apply(images, &mut *augment_rng);
     let fake = parts.generator.forward(noise);
     after(Phase::GeneratorForward);
 
-    let on_real = parts.discriminator.forward(real);
-    let on_fake = parts.discriminator.forward(fake.clone().detach());
+    let on_real = parts.discriminator.forward(augment(real));
+    let on_fake = parts.discriminator.forward(augment(fake.clone().detach()));
     let (p_real, p_fake) = (on_real.real_probability, on_fake.real_probability);
     let d_loss = (mse.forward(p_real.clone(), p_real.ones_like(), Reduction::Mean)
         + mse.forward(p_fake.clone(), p_fake.zeros_like(), Reduction::Mean))
@@ -349,7 +523,7 @@ pub fn train_step(
 
     // The discriminator's weights are constants in the generator's step: a frozen copy makes the
     // backward pass skip their gradients, which the generator's optimiser would throw away.
-    let judged = parts.discriminator.clone().no_grad().forward(fake);
+    let judged = parts.discriminator.clone().no_grad().forward(augment(fake));
     let g_loss = match options.g_loss {
         GeneratorLoss::FeatureMatching => feature_matching_loss(judged.features, on_real.features),
         GeneratorLoss::Lsgan => {
@@ -390,6 +564,11 @@ fn validate(options: &TrainOptions) -> Result<()> {
     }
     if options.batch_size < 2 {
         bail!("--batch-size must be at least 2 (BatchNorm needs more than one image)");
+    }
+    if let Some(decay) = options.ema_decay
+        && !(decay > 0.0 && decay < 1.0)
+    {
+        bail!("--ema-decay {decay} is not usable (expected a value between 0 and 1, e.g. 0.999; 0 turns the average off)");
     }
     for (flag, lr) in [("--lr-g", options.lr_g), ("--lr-d", options.lr_d)] {
         if !(lr.is_finite() && lr > 0.0 && lr < 1.0) {
@@ -434,38 +613,9 @@ fn progress_bar(visible: bool, total: u64, position: u64) -> ProgressBar {
     bar
 }
 
-fn open_metrics(run: &Path) -> Result<std::fs::File> {
-    let path = run.join("metrics.csv");
-    let is_new = !path.exists();
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    if is_new {
-        writeln!(file, "step,epoch,d_loss,g_loss,d_real,d_fake,images_per_second")?;
-    }
-    Ok(file)
-}
-
-fn log_metrics(events: &mut EventWriter, csv: &mut std::fs::File, step: u64, epoch: u64, m: &StepMetrics, ips: f64) -> Result<()> {
-    writeln!(csv, "{step},{epoch},{},{},{},{},{ips:.2}", m.d_loss, m.g_loss, m.d_real, m.d_fake)?;
-    for (tag, value) in [
-        ("loss/discriminator", m.d_loss),
-        ("loss/generator", m.g_loss),
-        ("D(x)", m.d_real),
-        ("D(G(z))", m.d_fake),
-        ("images_per_second", ips as f32),
-    ] {
-        events.scalar(tag, step, value)?;
-    }
-    events.flush()
-}
-
 /// A 4×4 grid of fixed-seed samples and a grid of the real (augmented) batch, as PNG files in
 /// `samples/` and as TensorBoard images.
 fn write_samples(run: &Path, events: &mut EventWriter, step: u64, generator: &atelier_shared::Generator, real: &[crate::augment::Rgb]) -> Result<()> {
-    let generator = generator.valid();
     let seeds: Vec<u64> = SAMPLE_SEEDS.collect();
     let device = generator.devices().into_iter().next().unwrap_or_default();
     let latent = latent_batch(&seeds, generator.latent_dim(), &device);

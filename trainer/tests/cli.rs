@@ -8,6 +8,9 @@ fn trainer(args: &[&str]) -> Output {
     let output = Command::new(env!("CARGO_BIN_EXE_trainer"))
         .args(args)
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        // These tests check what the wgpu path computes, not how fast: the fewest kernel
+        // candidates to time (on lavapipe, a CPU driver, each costs seconds to compile and run).
+        .env("CUBECL_AUTOTUNE_LEVEL", "minimal")
         .output()
         .expect("trainer runs");
     output
@@ -47,9 +50,21 @@ fn raw_image_folder(dir: &Path) -> PathBuf {
     data
 }
 
-fn read_metrics(run: &Path) -> Vec<Vec<f64>> {
+/// metrics.csv as (column → value) rows; columns left empty on a row are absent.
+fn read_metrics(run: &Path) -> Vec<std::collections::BTreeMap<String, f64>> {
     let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    text.lines().skip(1).map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect()
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|l| header.iter().zip(l.split(',')).filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.to_string(), v.parse().unwrap())).collect())
+        .collect()
+}
+
+/// Only what the command printed on stdout (progress goes to stderr).
+fn ok_stdout(args: &[&str]) -> String {
+    let output = trainer(args);
+    assert!(output.status.success(), "trainer {args:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
 }
 
 fn checkpoint_step(run: &Path) -> u64 {
@@ -65,16 +80,18 @@ fn train_args<'a>(data: &'a str, run: &'a str, device: &'a str) -> Vec<&'a str> 
     ]
 }
 
-/// Trains, checks the run's outputs, resumes, exports and samples: the whole CLI on one device.
-fn full_cycle(device: &str) {
+/// Trains, checks the run's outputs, resumes, exports and samples: the whole CLI on one device,
+/// with the default recipe or (`article`) the article's.
+fn full_cycle(device: &str, article: bool) {
     let dir = tempfile::tempdir().unwrap();
     let data = raw_image_folder(dir.path());
     let run = dir.path().join("run");
     let (data_s, run_s) = (data.to_str().unwrap(), run.to_str().unwrap());
 
+    let recipe = if article { "article" } else { "small-data" };
     // Two steps, then stop (resumable).
     let mut args = train_args(data_s, run_s, device);
-    args.extend(["--max-steps", "2"]);
+    args.extend(["--max-steps", "2", "--recipe", recipe]);
     let out = ok(&args);
     assert!(out.contains("11 images"), "{out}");
     assert!(out.contains("corrupt.jpg"), "the unreadable file is named: {out}");
@@ -88,17 +105,33 @@ fn full_cycle(device: &str) {
     let err = fails(&train_args(data_s, run_s, device));
     assert!(err.contains("--resume"), "{err}");
     let mut args = train_args(data_s, run_s, device);
-    args.push("--resume");
+    args.extend(["--resume", "--recipe", recipe]);
     let out = ok(&args);
     assert!(out.contains("resuming") && out.contains("step 2"), "{out}");
     // 11 images / batch 4 = 2 steps per epoch, 2 epochs.
     assert_eq!(checkpoint_step(&run), 4);
     assert_ne!(std::fs::read(run.join("checkpoint/generator.bpk")).unwrap(), weights_at_2, "training changes the weights");
     let metrics = read_metrics(&run);
-    let steps: Vec<u64> = metrics.iter().map(|row| row[0] as u64).collect();
+    let steps: Vec<u64> = metrics.iter().filter(|row| row.contains_key("d_loss")).map(|row| row["step"] as u64).collect();
     assert_eq!(steps, vec![1, 2, 3, 4]);
-    assert!(metrics.iter().all(|row| row.iter().all(|v| v.is_finite())), "{metrics:?}");
+    assert!(metrics.iter().all(|row| row.values().all(|v| v.is_finite())), "{metrics:?}");
     assert!(run.join("generator.bpk").is_file(), "training exports the generator at the end");
+
+    // The default recipe: DiffAugment, the weight average (kept in checkpoints) and an
+    // evaluation where each call ended, whose best generator is kept.
+    if !article {
+        assert!(out.contains("DiffAugment color,translation,cutout") && out.contains("EMA 0.999"), "{out}");
+        assert!(run.join("checkpoint/generator-ema.bpk").is_file());
+        assert!(run.join("generator-best.bpk").is_file());
+        let evaluated: Vec<u64> = metrics.iter().filter(|row| row.contains_key("swd")).map(|row| row["step"] as u64).collect();
+        assert_eq!(evaluated, vec![2, 4], "evaluated at the end of each call");
+        let last = metrics.iter().rfind(|row| row.contains_key("swd")).unwrap();
+        for key in ["swd_64", "swd_32", "swd_16", "swd_floor", "face_rate", "diversity", "nearest_crop", "high_frequency"] {
+            assert!(last.contains_key(key), "{key} missing: {last:?}");
+        }
+        let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("checkpoint/state.json")).unwrap()).unwrap();
+        assert!(state["best"]["swd"].as_f64().unwrap() > 0.0, "{state}");
+    }
 
     // Export (full and half) and sampling.
     let full = dir.path().join("g.bpk");
@@ -135,13 +168,126 @@ fn full_cycle(device: &str) {
 
 #[test]
 fn full_cycle_on_the_cpu_backend() {
-    full_cycle("cpu");
+    full_cycle("cpu", false);
 }
 
-/// The real wgpu path (a GPU, or lavapipe's CPU Vulkan driver where there is none).
+/// The real wgpu path (a GPU, or lavapipe's CPU Vulkan driver where there is none), with the
+/// article's recipe: on lavapipe the first step with DiffAugment spends minutes in burn's kernel
+/// autotuning, too long for a test.
 #[test]
 fn full_cycle_on_wgpu() {
-    full_cycle("gpu");
+    full_cycle("gpu", true);
+}
+
+/// A resumed run continues exactly where it stopped: DiffAugment's draws, the weight average and
+/// the optimisers all come back, so it paints what an uninterrupted run paints.
+#[test]
+fn a_resumed_run_paints_what_an_uninterrupted_one_paints() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = raw_image_folder(dir.path());
+    let data_s = data.to_str().unwrap();
+    let sample = |run: &Path, name: &str| {
+        let png = dir.path().join(name);
+        ok(&["sample", "--weights", run.join("generator.bpk").to_str().unwrap(), "--seed", "3", "--count", "4", "--grid", "--out", png.to_str().unwrap()]);
+        std::fs::read(png).unwrap()
+    };
+    let straight = dir.path().join("straight");
+    ok(&train_args(data_s, straight.to_str().unwrap(), "cpu"));
+    let resumed = dir.path().join("resumed");
+    let mut args = train_args(data_s, resumed.to_str().unwrap(), "cpu");
+    args.extend(["--max-steps", "1"]);
+    ok(&args);
+    let mut args = train_args(data_s, resumed.to_str().unwrap(), "cpu");
+    args.push("--resume");
+    ok(&args);
+    assert_eq!(sample(&straight, "straight.png"), sample(&resumed, "resumed.png"));
+}
+
+/// `--recipe article` is the article's training exactly: no DiffAugment, no weight average, no
+/// evaluation, unless asked for.
+#[test]
+fn the_article_recipe_adds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = raw_image_folder(dir.path());
+    let run = dir.path().join("run");
+    let mut args = train_args(data.to_str().unwrap(), run.to_str().unwrap(), "cpu");
+    args.extend(["--recipe", "article", "--max-steps", "1"]);
+    let out = ok(&args);
+    assert!(out.contains("DiffAugment none · generator EMA off · evaluation off"), "{out}");
+    assert!(!run.join("checkpoint/generator-ema.bpk").exists());
+    assert!(!run.join("generator-best.bpk").exists());
+    let bad = dir.path().join("bad");
+    let mut args = train_args(data.to_str().unwrap(), bad.to_str().unwrap(), "cpu");
+    args.extend(["--diffaugment", "color,zoom"]);
+    assert!(fails(&args).contains("zoom"));
+    let mut args = train_args(data.to_str().unwrap(), bad.to_str().unwrap(), "cpu");
+    args.extend(["--ema-decay", "1.5"]);
+    assert!(fails(&args).contains("--ema-decay"));
+}
+
+/// `evaluate` on real paintings (the bundled ones): a held-out half of the crops scores near
+/// the real-vs-real floor, the training crops themselves are flagged as memorised, noise scores
+/// badly, and two evaluations of one generator print the same numbers.
+#[test]
+fn evaluate_tells_real_portraits_from_noise_and_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
+    let crops = dir.path().join("crops");
+    ok(&["preprocess", "--input", bundled.to_str().unwrap(), "--output", crops.to_str().unwrap()]);
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&crops).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "png")).collect();
+    names.sort();
+    assert!(names.len() > 100, "{} crops", names.len());
+    let (train, held_out) = (dir.path().join("train"), dir.path().join("held-out"));
+    for (i, path) in names.iter().enumerate() {
+        let to = if i % 2 == 0 { &train } else { &held_out };
+        std::fs::create_dir_all(to).unwrap();
+        std::fs::copy(path, to.join(path.file_name().unwrap())).unwrap();
+    }
+    let evaluate = |what: &str, folder: &Path| -> serde_json::Value {
+        let out = ok_stdout(&["evaluate", what, folder.to_str().unwrap(), "--data", train.to_str().unwrap(), "--json"]);
+        serde_json::from_str(&out).unwrap()
+    };
+    let ratio = |e: &serde_json::Value, a: &str, b: &str| {
+        let get = |path: &str| path.split('.').fold(e, |v, k| &v[k]).as_f64().unwrap();
+        get(a) / get(b)
+    };
+
+    let real = evaluate("--images", &held_out);
+    assert!(ratio(&real, "swd.average", "swd_floor.average") < 1.5, "{real}");
+    assert!(ratio(&real, "nearest_crop", "crops_nearest_crop") > 0.8, "{real}");
+    assert!((0.8..1.25).contains(&real["high_frequency"].as_f64().unwrap()), "{real}");
+    assert!(ratio(&real, "face_rate", "real_face_rate") > 0.8, "{real}");
+
+    let copies = evaluate("--images", &train);
+    assert!(ratio(&copies, "nearest_crop", "crops_nearest_crop") < 0.05, "{copies}");
+
+    let noise = dir.path().join("noise");
+    std::fs::create_dir_all(&noise).unwrap();
+    let mut state = 1u32;
+    for i in 0..40 {
+        let img = image::RgbImage::from_fn(64, 64, |_, _| {
+            let mut byte = || {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 24) as u8
+            };
+            image::Rgb([byte(), byte(), byte()])
+        });
+        img.save(noise.join(format!("noise-{i}.png"))).unwrap();
+    }
+    let noisy = evaluate("--images", &noise);
+    assert!(ratio(&noisy, "swd.average", "swd_floor.average") > 3.0, "{noisy}");
+    assert!(noisy["high_frequency"].as_f64().unwrap() > 3.0, "{noisy}");
+    assert!(noisy["face_rate"].as_f64().unwrap() < 0.1, "{noisy}");
+
+    let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/assets/generator.bpk");
+    let args = ["evaluate", "--weights", weights.to_str().unwrap(), "--data", train.to_str().unwrap(), "--count", "64"];
+    let table = ok_stdout(&args);
+    assert!(table.contains("SWD") && table.contains("face rate"), "{table}");
+    assert_eq!(table, ok_stdout(&args), "the same file, the same numbers");
+    let err = fails(&["evaluate", "--weights", weights.to_str().unwrap(), "--data", dir.path().join("nope").to_str().unwrap()]);
+    assert!(err.contains("nope"), "{err}");
 }
 
 #[test]
