@@ -68,8 +68,8 @@ pub fn demo(options: DemoOptions) -> Result<()> {
             checkpoint_every: total.max(1),
             sample_every: (total / 5).max(1),
             log_every: 5,
-            // Evaluated once, at the end.
-            eval_every: total.max(1),
+            // Evaluated once, at the end (evaluation needs a few crops to compare with).
+            eval_every: if summary.written >= 4 { total.max(1) } else { 0 },
             ..TrainOptions::recipe(Recipe::SmallData, crops, options.width, options.batch_size)
         },
         run: run.clone(),
