@@ -378,10 +378,11 @@ fn mean_pairwise(rows: &[f32]) -> f64 {
 
 fn mean_square(pyramids: &[&Pyramid], level: usize) -> f64 {
     let total: f64 = pyramids.iter().map(|p| p.levels[level].iter().map(|&v| (v as f64).powi(2)).sum::<f64>()).sum();
-    total / (pyramids.len() * p_len(level)).max(1) as f64
+    total / (pyramids.len() * level_len(level)).max(1) as f64
 }
 
-fn p_len(level: usize) -> usize {
+/// Values in one image's pyramid level (3 planes).
+fn level_len(level: usize) -> usize {
     3 * Pyramid::side(level).pow(2)
 }
 
