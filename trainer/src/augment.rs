@@ -19,6 +19,12 @@ pub struct Rgb {
     pub pixels: Vec<u8>,
 }
 
+impl From<Rgb> for atelier_shared::RgbImage {
+    fn from(image: Rgb) -> Self {
+        Self { width: image.size, height: image.size, pixels: image.pixels }
+    }
+}
+
 /// The random choices for one image, drawn in a fixed order so runs are reproducible.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Augmentation {

@@ -151,6 +151,11 @@ pub fn load_average<M: Module>(checkpoint: &Path, module: M) -> Result<Option<M>
 pub fn load_painter(checkpoint: &Path, config: &GeneratorConfig, device: &Device) -> Result<(Generator, &'static str)> {
     Ok(match load_average(checkpoint, config.init(device))? {
         Some(average) => (average.valid(), "the generator's weight average (EMA)"),
-        None => (load_module(config.init(device), checkpoint, GENERATOR_FILE)?.valid(), "the generator"),
+        None => (load_live(checkpoint, config, device)?, "the generator"),
     })
+}
+
+/// The checkpoint's generator as it trains, in inference mode.
+pub fn load_live(checkpoint: &Path, config: &GeneratorConfig, device: &Device) -> Result<Generator> {
+    Ok(load_module(config.init(device), checkpoint, GENERATOR_FILE)?.valid())
 }

@@ -368,9 +368,8 @@ fn median(mut values: Vec<f32>) -> f64 {
     if values.len() % 2 == 1 { values[mid] as f64 } else { (values[mid - 1] as f64 + values[mid] as f64) / 2.0 }
 }
 
-/// Mean over pairs i < j.
-fn mean_pairwise(rows: &[f32]) -> f64 {
-    let distances = rms_distances(rows, rows);
+/// Mean over pairs i < j of a set's distances to itself.
+fn mean_pairwise(distances: &[Vec<f32>]) -> f64 {
     let n = distances.len();
     let total: f64 = (0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))).map(|(i, j)| distances[i][j] as f64).sum();
     total / (n * (n - 1) / 2).max(1) as f64
@@ -424,7 +423,7 @@ impl Reference {
         Ok(Self {
             swd_floor,
             face_rate: share(&faces_found(crops)),
-            diversity: mean_pairwise(&rows),
+            diversity: mean_pairwise(&to_crops),
             nearest_crop: median(nearest),
             high_frequency: mean_square(&all, 0),
             rows,
@@ -460,7 +459,7 @@ impl Reference {
             swd_floor: self.swd_floor,
             face_rate: share(&faces_found(portraits)),
             real_face_rate: self.face_rate,
-            diversity: mean_pairwise(&rows),
+            diversity: mean_pairwise(&rms_distances(&rows, &rows)),
             real_diversity: self.diversity,
             nearest_crop: median(nearest),
             crops_nearest_crop: self.nearest_crop,
@@ -588,7 +587,7 @@ pub fn load_images(dir: &Path, show_progress: bool) -> Result<Vec<RgbImage>> {
     Ok(dataset
         .images
         .into_iter()
-        .map(|image| RgbImage { width: image.size, height: image.size, pixels: image.pixels })
+        .map(RgbImage::from)
         .collect())
 }
 

@@ -3,7 +3,6 @@
 
 use anyhow::{Context, Result, bail};
 use atelier_shared::{Generator, GeneratorConfig, IMAGE_SIZE, generator_to_bytes, latent_batch, load_generator, to_rgb_images};
-use burn::module::Module;
 use burn::store::{HalfPrecisionAdapter, ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 use clap::ValueEnum;
@@ -43,7 +42,7 @@ pub fn export(run: &Path, out: &Path, half: bool, format: Format, live: bool) ->
     let state = checkpoint::read_state(&dir)?;
     let device = Device::flex();
     let (generator, which) = if live {
-        (checkpoint::load_module(state.generator.init(&device), &dir, checkpoint::GENERATOR_FILE)?.valid(), "the live generator")
+        (checkpoint::load_live(&dir, &state.generator, &device)?, "the live generator")
     } else {
         checkpoint::load_painter(&dir, &state.generator, &device)?
     };

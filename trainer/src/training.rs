@@ -296,8 +296,7 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
         best,
     };
     let mut evaluator = (options.eval_every > 0).then(|| {
-        let crops = dataset.images.iter().map(|i| atelier_shared::RgbImage { width: i.size, height: i.size, pixels: i.pixels.clone() });
-        BackgroundEvaluator::start(crops.collect())
+        BackgroundEvaluator::start(dataset.images.iter().cloned().map(atelier_shared::RgbImage::from).collect())
     });
 
     let mut events = EventWriter::create(&run)?;
@@ -377,10 +376,7 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
             bar.set_message(message);
         }
         // What the run paints with: the weight average where there is one.
-        let painter = (sample_now || checkpoint_now || evaluate_now).then(|| match &average {
-            Some(average) => average.painter(),
-            None => parts.generator.valid(),
-        });
+        let painter = (sample_now || checkpoint_now || evaluate_now).then(|| painter_of(average.as_ref(), &parts.generator));
         if row.step > 0 {
             metrics_csv.write(&row)?;
             log_metrics(&mut events, &row)?;
@@ -419,10 +415,7 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
     }
     events.flush()?;
     if step == total_steps && step > start_step {
-        let generator = match &average {
-            Some(average) => average.painter(),
-            None => parts.generator.valid(),
-        };
+        let generator = painter_of(average.as_ref(), &parts.generator);
         let out = run.join("generator.bpk");
         export::write_generator(&generator, &generator_config, &out, false, export::Format::Burnpack)?;
     }
@@ -435,6 +428,11 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
         device: description,
         best,
     })
+}
+
+/// The generator a run paints with, in inference mode: its weight average where it keeps one.
+fn painter_of(average: Option<&GeneratorAverage>, live: &Generator) -> Generator {
+    average.map_or_else(|| live.valid(), GeneratorAverage::painter)
 }
 
 /// Creates every parameter of `module` now. burn creates parameters lazily, at their first use;
@@ -621,11 +619,7 @@ fn write_samples(run: &Path, events: &mut EventWriter, step: u64, generator: &at
     let latent = latent_batch(&seeds, generator.latent_dim(), &device);
     let values: Vec<f32> = generator.forward(latent).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let fakes = grid::grid(&to_rgb_images(&values, seeds.len(), IMAGE_SIZE, IMAGE_SIZE), 4);
-    let reals: Vec<_> = real
-        .iter()
-        .take(16)
-        .map(|r| atelier_shared::RgbImage { width: r.size, height: r.size, pixels: r.pixels.clone() })
-        .collect();
+    let reals: Vec<_> = real.iter().take(16).cloned().map(atelier_shared::RgbImage::from).collect();
     let reals = grid::grid(&reals, 4);
     let dir = run.join("samples");
     for (name, image) in [("fake", &fakes), ("real", &reals)] {
