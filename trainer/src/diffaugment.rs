@@ -12,7 +12,8 @@
 //! - `cutout`: a zeroed square of half the side at a random centre.
 
 use anyhow::{Result, bail};
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::ops::PadMode;
+use burn::tensor::{Tensor, TensorData};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -96,16 +97,12 @@ impl DiffAugment {
             let mean = x.clone().reshape([batch, channels * height * width]).mean_dim(1).reshape([batch, 1, 1, 1]);
             x = (x - mean.clone()) * contrast + mean;
         }
-        let translation = self.policies.contains(&Policy::Translation).then(|| Shifts::draw(batch, height, width, rng));
-        let cutout = self.policies.contains(&Policy::Cutout).then(|| Holes::draw(batch, height, width, rng));
-        if translation.is_some() || cutout.is_some() {
-            let moved = PixelMap::new(batch, height, width, translation.as_ref(), cutout.as_ref());
-            let source = Tensor::<3, Int>::from_data(
-                TensorData::new(moved.source_repeated(channels), [batch, channels, height * width]),
-                &device,
-            );
-            let keep = Tensor::<4>::from_data(TensorData::new(moved.keep, [batch, 1, height, width]), &device);
-            x = x.reshape([batch, channels, height * width]).gather(2, source).reshape([batch, channels, height, width]) * keep;
+        if self.policies.contains(&Policy::Translation) {
+            x = Shifts::draw(batch, height, width, rng).apply(x);
+        }
+        if self.policies.contains(&Policy::Cutout) {
+            let keep = Holes::draw(batch, height, width, rng).keep_mask(height, width);
+            x = x * Tensor::<4>::from_data(TensorData::new(keep, [batch, 1, height, width]), &device);
         }
         x
     }
@@ -125,6 +122,8 @@ impl fmt::Display for DiffAugment {
 struct Shifts {
     dy: Vec<i64>,
     dx: Vec<i64>,
+    reach_y: i64,
+    reach_x: i64,
 }
 
 impl Shifts {
@@ -137,7 +136,25 @@ impl Shifts {
             dx.push(rng.random_range(-rx..=rx));
             dy.push(rng.random_range(-ry..=ry));
         }
-        Self { dy, dx }
+        Self { dy, dx, reach_y: ry, reach_x: rx }
+    }
+
+    /// Shifts every image by its own (dy, dx): the batch is padded with zeros by the reach on
+    /// every side and each image is cut out of the padding at its offset. Only padding, slices
+    /// and a concatenation, whose gradients are slices and padding again: no gather, whose
+    /// scatter-add gradient stalls kernel autotuning on some GPU drivers.
+    fn apply(&self, images: Tensor<4>) -> Tensor<4> {
+        let [batch, channels, height, width] = images.dims();
+        let (ry, rx) = (self.reach_y as usize, self.reach_x as usize);
+        let padded = images.pad([(0, 0), (0, 0), (ry, ry), (rx, rx)], PadMode::Constant(0.0));
+        let moved = (0..batch)
+            .map(|b| {
+                let top = (self.reach_y + self.dy[b]) as usize;
+                let left = (self.reach_x + self.dx[b]) as usize;
+                padded.clone().slice([b..b + 1, 0..channels, top..top + height, left..left + width])
+            })
+            .collect();
+        Tensor::cat(moved, 0)
     }
 }
 
@@ -164,48 +181,19 @@ impl Holes {
         }
         Self { top, left, side_y, side_x }
     }
-}
 
-/// Where each output pixel comes from and whether it survives (inside the image after the
-/// shift, outside the cutout).
-struct PixelMap {
-    /// `[batch, height · width]` flat source indices within the image.
-    source: Vec<i64>,
-    /// `[batch, height · width]`, 1 where the pixel is kept, 0 where it is filled with zero.
-    keep: Vec<f32>,
-    pixels: usize,
-}
-
-impl PixelMap {
-    fn new(batch: usize, height: usize, width: usize, shifts: Option<&Shifts>, holes: Option<&Holes>) -> Self {
-        let pixels = height * width;
-        let (mut source, mut keep) = (Vec::with_capacity(batch * pixels), Vec::with_capacity(batch * pixels));
-        for b in 0..batch {
-            let (dy, dx) = shifts.map_or((0, 0), |s| (s.dy[b], s.dx[b]));
+    /// `[batch, height · width]`: 0 inside each image's square, 1 elsewhere.
+    fn keep_mask(&self, height: usize, width: usize) -> Vec<f32> {
+        let mut keep = Vec::with_capacity(self.top.len() * height * width);
+        for (&top, &left) in self.top.iter().zip(&self.left) {
             for y in 0..height as i64 {
                 for x in 0..width as i64 {
-                    let (sy, sx) = (y + dy, x + dx);
-                    let inside = (0..height as i64).contains(&sy) && (0..width as i64).contains(&sx);
-                    let cut = holes.is_some_and(|h| {
-                        (h.top[b]..h.top[b] + h.side_y).contains(&y) && (h.left[b]..h.left[b] + h.side_x).contains(&x)
-                    });
-                    source.push(if inside { sy * width as i64 + sx } else { 0 });
-                    keep.push(if inside && !cut { 1.0 } else { 0.0 });
+                    let cut = (top..top + self.side_y).contains(&y) && (left..left + self.side_x).contains(&x);
+                    keep.push(if cut { 0.0 } else { 1.0 });
                 }
             }
         }
-        Self { source, keep, pixels }
-    }
-
-    /// The source indices repeated for every channel: `[batch, channels, height · width]`.
-    fn source_repeated(&self, channels: usize) -> Vec<i64> {
-        let mut out = Vec::with_capacity(self.source.len() * channels);
-        for image in self.source.chunks_exact(self.pixels) {
-            for _ in 0..channels {
-                out.extend_from_slice(image);
-            }
-        }
-        out
+        keep
     }
 }
 

@@ -1,9 +1,8 @@
-//! `trainer export` and `trainer sample`: the generator alone, out of a run, and portraits
-//! out of a weights file.
+//! `trainer export` and `trainer sample`: the generator alone, out of a run (or another weights
+//! file), and portraits out of a weights file.
 
 use anyhow::{Context, Result, bail};
 use atelier_shared::{Generator, GeneratorConfig, IMAGE_SIZE, generator_to_bytes, latent_batch, load_generator, to_rgb_images};
-use burn::store::{HalfPrecisionAdapter, ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 use clap::ValueEnum;
 use std::path::Path;
@@ -14,7 +13,7 @@ use crate::checkpoint;
 pub enum Format {
     /// Burn's record format, with the architecture inside (what `sample` and the web page read).
     Burnpack,
-    /// safetensors, for PyTorch users (tensor names follow this crate's module paths).
+    /// safetensors under the article's tensor names, which its PyTorch generator loads as is.
     Safetensors,
 }
 
@@ -22,15 +21,7 @@ pub enum Format {
 pub fn write_generator(generator: &Generator, config: &GeneratorConfig, out: &Path, half: bool, format: Format) -> Result<()> {
     let bytes = match format {
         Format::Burnpack => generator_to_bytes(generator, config, half)?,
-        Format::Safetensors => {
-            let mut store = SafetensorsStore::from_bytes(None)
-                .metadata("atelier.generator", serde_json::to_string(config)?);
-            if half {
-                store = store.with_to_adapter(HalfPrecisionAdapter::new());
-            }
-            generator.save_into(&mut store).map_err(|e| anyhow::anyhow!("cannot encode safetensors: {e}"))?;
-            store.get_bytes().map_err(|e| anyhow::anyhow!("cannot encode safetensors: {e}"))?
-        }
+        Format::Safetensors => crate::pytorch::to_safetensors(generator, config, half)?,
     };
     crate::atomic::write(out, &bytes)
 }
@@ -49,6 +40,12 @@ pub fn export(run: &Path, out: &Path, half: bool, format: Format, live: bool) ->
     println!("exporting {which} at step {}", state.step);
     write_generator(&generator, &state.generator, out, half, format)?;
     Ok(state.step)
+}
+
+/// `trainer export --weights FILE --out FILE`: a weights file in another format or precision.
+pub fn convert(weights: &Path, out: &Path, half: bool, format: Format) -> Result<()> {
+    let (generator, config) = load_weights(weights, &Device::flex())?;
+    write_generator(&generator, &config, out, half, format)
 }
 
 /// Reads a weights file with an error that names it.

@@ -18,6 +18,7 @@ mod export;
 mod grid;
 mod metrics;
 mod preprocess;
+mod pytorch;
 mod tensorboard;
 mod training;
 
@@ -63,8 +64,10 @@ enum Command {
     Preprocess(PreprocessArgs),
     /// Train the GAN on a folder of images (checkpoints, samples and TensorBoard logs go to --run).
     Train(TrainArgs),
-    /// Write the generator of a run to a weights file.
+    /// Write the generator of a run to a weights file (ours, or safetensors for PyTorch).
     Export(ExportArgs),
+    /// Turn the article's PyTorch generator (a state_dict .pt or .safetensors) into a weights file.
+    Import(ImportArgs),
     /// Generate portraits from a weights file: seed N, N+1, …
     Sample(SampleArgs),
     /// Rank candidate seeds with a run's discriminator and write the best for the gallery.
@@ -192,10 +195,14 @@ enum NormArg {
 }
 
 #[derive(Args)]
+#[group(id = "source", required = true, args = ["run", "weights"])]
 struct ExportArgs {
     /// Training run folder.
     #[arg(long)]
-    run: PathBuf,
+    run: Option<PathBuf>,
+    /// A weights file instead of a run (e.g. the gallery's, to hand it to PyTorch).
+    #[arg(long, conflicts_with_all = ["run", "live"])]
+    weights: Option<PathBuf>,
     /// Output file.
     #[arg(long)]
     out: PathBuf,
@@ -208,6 +215,20 @@ struct ExportArgs {
     /// The live generator instead of its weight average (runs with generator EMA).
     #[arg(long)]
     live: bool,
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// The article's generator as PyTorch saved it: `torch.save(gen.state_dict(), path)` (.pt,
+    /// .pth) or a .safetensors file of the same tensor names; the width is read from its shapes.
+    #[arg(long)]
+    pytorch: PathBuf,
+    /// Output weights file (for `sample`, `curate`, `evaluate` and the gallery).
+    #[arg(long)]
+    out: PathBuf,
+    /// Store conv weights as 16-bit floats (half the size; for the web).
+    #[arg(long)]
+    half: bool,
 }
 
 #[derive(Args)]
@@ -328,9 +349,22 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Train(args) => train(args),
         Command::Export(args) => {
-            let step = export::export(&args.run, &args.out, args.half, args.format, args.live)?;
+            let what = match (&args.run, &args.weights) {
+                (Some(run), _) => format!("generator at step {}", export::export(run, &args.out, args.half, args.format, args.live)?),
+                (None, Some(weights)) => {
+                    export::convert(weights, &args.out, args.half, args.format)?;
+                    format!("from {}", weights.display())
+                }
+                (None, None) => unreachable!("clap requires --run or --weights"),
+            };
             let size = std::fs::metadata(&args.out)?.len();
-            println!("wrote {} ({:.1} MB, generator at step {step})", args.out.display(), size as f64 / 1e6);
+            println!("wrote {} ({:.1} MB, {what})", args.out.display(), size as f64 / 1e6);
+            Ok(())
+        }
+        Command::Import(args) => {
+            let config = pytorch::import(&args.pytorch, &args.out, args.half)?;
+            let size = std::fs::metadata(&args.out)?.len();
+            println!("wrote {} ({:.1} MB, the article's generator at width {})", args.out.display(), size as f64 / 1e6, config.width);
             Ok(())
         }
         Command::Bench(args) => {

@@ -81,17 +81,16 @@ fn train_args<'a>(data: &'a str, run: &'a str, device: &'a str) -> Vec<&'a str> 
 }
 
 /// Trains, checks the run's outputs, resumes, exports and samples: the whole CLI on one device,
-/// with the default recipe or (`article`) the article's.
-fn full_cycle(device: &str, article: bool) {
+/// with the default recipe (`the_article_recipe_adds_nothing` checks the article's).
+fn full_cycle(device: &str) {
     let dir = tempfile::tempdir().unwrap();
     let data = raw_image_folder(dir.path());
     let run = dir.path().join("run");
     let (data_s, run_s) = (data.to_str().unwrap(), run.to_str().unwrap());
 
-    let recipe = if article { "article" } else { "small-data" };
     // Two steps, then stop (resumable).
     let mut args = train_args(data_s, run_s, device);
-    args.extend(["--max-steps", "2", "--recipe", recipe]);
+    args.extend(["--max-steps", "2"]);
     let out = ok(&args);
     assert!(out.contains("11 images"), "{out}");
     assert!(out.contains("corrupt.jpg"), "the unreadable file is named: {out}");
@@ -105,7 +104,7 @@ fn full_cycle(device: &str, article: bool) {
     let err = fails(&train_args(data_s, run_s, device));
     assert!(err.contains("--resume"), "{err}");
     let mut args = train_args(data_s, run_s, device);
-    args.extend(["--resume", "--recipe", recipe]);
+    args.push("--resume");
     let out = ok(&args);
     assert!(out.contains("resuming") && out.contains("step 2"), "{out}");
     // 11 images / batch 4 = 2 steps per epoch, 2 epochs.
@@ -119,19 +118,17 @@ fn full_cycle(device: &str, article: bool) {
 
     // The default recipe: DiffAugment, the weight average (kept in checkpoints) and an
     // evaluation where each call ended, whose best generator is kept.
-    if !article {
-        assert!(out.contains("DiffAugment color,translation,cutout") && out.contains("EMA 0.999"), "{out}");
-        assert!(run.join("checkpoint/generator-ema.bpk").is_file());
-        assert!(run.join("generator-best.bpk").is_file());
-        let evaluated: Vec<u64> = metrics.iter().filter(|row| row.contains_key("swd")).map(|row| row["step"] as u64).collect();
-        assert_eq!(evaluated, vec![2, 4], "evaluated at the end of each call");
-        let last = metrics.iter().rfind(|row| row.contains_key("swd")).unwrap();
-        for key in ["swd_64", "swd_32", "swd_16", "swd_floor", "face_rate", "diversity", "nearest_crop", "high_frequency"] {
-            assert!(last.contains_key(key), "{key} missing: {last:?}");
-        }
-        let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("checkpoint/state.json")).unwrap()).unwrap();
-        assert!(state["best"]["swd"].as_f64().unwrap() > 0.0, "{state}");
+    assert!(out.contains("DiffAugment color,translation,cutout") && out.contains("EMA 0.999"), "{out}");
+    assert!(run.join("checkpoint/generator-ema.bpk").is_file());
+    assert!(run.join("generator-best.bpk").is_file());
+    let evaluated: Vec<u64> = metrics.iter().filter(|row| row.contains_key("swd")).map(|row| row["step"] as u64).collect();
+    assert_eq!(evaluated, vec![2, 4], "evaluated at the end of each call");
+    let last = metrics.iter().rfind(|row| row.contains_key("swd")).unwrap();
+    for key in ["swd_64", "swd_32", "swd_16", "swd_floor", "face_rate", "diversity", "nearest_crop", "high_frequency"] {
+        assert!(last.contains_key(key), "{key} missing: {last:?}");
     }
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("checkpoint/state.json")).unwrap()).unwrap();
+    assert!(state["best"]["swd"].as_f64().unwrap() > 0.0, "{state}");
 
     // Export (full and half) and sampling.
     let full = dir.path().join("g.bpk");
@@ -146,6 +143,11 @@ fn full_cycle(device: &str, article: bool) {
     assert_eq!(std::fs::read(png("a.png")).unwrap(), std::fs::read(png("b.png")).unwrap(), "same seed, same bytes");
     let img = image::open(png("a.png")).unwrap().to_rgb8();
     assert_eq!(img.dimensions(), (64, 64));
+    // Out to PyTorch's names and back in: the same portrait, byte for byte.
+    let back = dir.path().join("g-back.bpk");
+    ok(&["import", "--pytorch", dir.path().join("g.safetensors").to_str().unwrap(), "--out", back.to_str().unwrap()]);
+    ok(&["sample", "--weights", back.to_str().unwrap(), "--seed", "42", "--out", png("back.png").to_str().unwrap()]);
+    assert_eq!(std::fs::read(png("a.png")).unwrap(), std::fs::read(png("back.png")).unwrap(), "export → import changed the portrait");
     ok(&["sample", "--weights", half.to_str().unwrap(), "--seed", "7", "--count", "3", "--out", png("many").to_str().unwrap()]);
     for seed in 7..10 {
         assert!(png("many").join(format!("seed-{seed}.png")).is_file());
@@ -168,15 +170,14 @@ fn full_cycle(device: &str, article: bool) {
 
 #[test]
 fn full_cycle_on_the_cpu_backend() {
-    full_cycle("cpu", false);
+    full_cycle("cpu");
 }
 
 /// The real wgpu path (a GPU, or lavapipe's CPU Vulkan driver where there is none), with the
-/// article's recipe: on lavapipe the first step with DiffAugment spends minutes in burn's kernel
-/// autotuning, too long for a test.
+/// default recipe: DiffAugment and the weight average train there too.
 #[test]
 fn full_cycle_on_wgpu() {
-    full_cycle("gpu", true);
+    full_cycle("gpu");
 }
 
 /// A resumed run continues exactly where it stopped: DiffAugment's draws, the weight average and
@@ -288,6 +289,63 @@ fn evaluate_tells_real_portraits_from_noise_and_copies() {
     assert_eq!(table, ok_stdout(&args), "the same file, the same numbers");
     let err = fails(&["evaluate", "--weights", weights.to_str().unwrap(), "--data", dir.path().join("nope").to_str().unwrap()]);
     assert!(err.contains("nope"), "{err}");
+}
+
+/// The article's generator as real PyTorch saved and ran it (`tests/fixtures/pytorch`, made by
+/// the script there): imported, it paints the same latents within 1/255 of PyTorch's portraits.
+#[test]
+fn a_pytorch_generator_paints_here_what_it_painted_in_pytorch() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pytorch");
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("imported.bpk");
+    let out = ok(&["import", "--pytorch", fixtures.join("generator-w4.pt").to_str().unwrap(), "--out", weights.to_str().unwrap()]);
+    assert!(out.contains("width 4"), "{out}");
+    // What PyTorch was given are atelier's latents of seeds 0…3.
+    let latents: std::collections::BTreeMap<u64, Vec<f32>> =
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join("latents.json")).unwrap()).unwrap();
+    assert_eq!(latents.keys().copied().collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    for (&seed, latent) in &latents {
+        assert_eq!(latent, &atelier_shared::latent_for_seed(seed, 128), "seed {seed}");
+    }
+    let painted = dir.path().join("painted");
+    ok(&["sample", "--weights", weights.to_str().unwrap(), "--seed", "0", "--count", "4", "--out", painted.to_str().unwrap()]);
+    for seed in 0..4 {
+        let ours = image::open(painted.join(format!("seed-{seed}.png"))).unwrap().to_rgb8();
+        let theirs = image::open(fixtures.join(format!("pytorch-seed-{seed}.png"))).unwrap().to_rgb8();
+        assert_eq!(ours.dimensions(), theirs.dimensions());
+        let worst = ours.as_raw().iter().zip(theirs.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+        assert!(worst <= 1, "seed {seed}: up to {worst}/255 from what PyTorch painted");
+    }
+}
+
+/// Files that are not the article's generator are refused with an error naming the file and
+/// what is wrong, and nothing is written.
+#[test]
+fn import_refuses_what_is_not_the_articles_generator() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pytorch");
+    let dir = tempfile::tempdir().unwrap();
+    let whole = std::fs::read(fixtures.join("generator-w4.pt")).unwrap();
+    let truncated = dir.path().join("truncated.pt");
+    std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
+    let text = dir.path().join("notes.pt");
+    std::fs::write(&text, "these are not weights\n").unwrap();
+    let text_safetensors = dir.path().join("notes.safetensors");
+    std::fs::write(&text_safetensors, "these are not weights either\n").unwrap();
+    let out = dir.path().join("g.bpk");
+    let cases = [
+        (truncated, "not a readable PyTorch state_dict"),
+        (text, "not a readable PyTorch state_dict"),
+        (text_safetensors, "not a readable safetensors file"),
+        (fixtures.join("discriminator-w4.pt"), "no `net.0.0.weight`"),
+        (fixtures.join("mismatched-w2.pt"), "`net.3.0.weight` has shape [16, 8, 4, 4]"),
+        (dir.path().join("missing.pt"), "cannot read"),
+    ];
+    for (file, why) in cases {
+        let err = fails(&["import", "--pytorch", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        let name = file.file_name().unwrap().to_str().unwrap();
+        assert!(err.contains(name) && err.contains(why), "{name}: expected {why:?} in:\n{err}");
+        assert!(!out.exists(), "{name}: something was written");
+    }
 }
 
 #[test]
