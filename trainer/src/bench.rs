@@ -40,6 +40,9 @@ pub struct TrainingBench {
 #[derive(Serialize)]
 pub struct BenchReport {
     pub device: String,
+    /// The CPU's model, vector instructions and caches, and the block size the CPU kernels
+    /// derive from them: every figure says what it was measured on.
+    pub cpu: String,
     pub batch_size: usize,
     pub training: Vec<TrainingBench>,
     /// (batch, median ms) for the generator alone, at the first width.
@@ -180,6 +183,7 @@ pub fn bench(options: &BenchOptions) -> Result<BenchReport> {
     };
     Ok(BenchReport {
         device: selected.description,
+        cpu: atelier_shared::cpu_kernels::machine().describe(),
         batch_size: options.batch_size,
         training,
         generator_latency_ms,
@@ -197,7 +201,7 @@ fn tempfile_dir() -> Result<PathBuf> {
 
 impl BenchReport {
     pub fn table(&self) -> String {
-        let mut s = format!("device: {} · batch {}\n", self.device, self.batch_size);
+        let mut s = format!("device: {} · batch {}\ncpu: {}\n", self.device, self.batch_size, self.cpu);
         s += "width   img/s  step ms   G fwd   D fwd  backward  optimiser\n";
         for t in &self.training {
             s += &format!(

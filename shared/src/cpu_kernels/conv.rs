@@ -23,9 +23,8 @@ const TAPS: usize = 16;
 /// Small images with at least this many pixels are multiplied one at a time, straight from and
 /// into NCHW order; smaller ones in groups.
 const PIXELS_PER_PRODUCT: usize = 256;
-/// A group of small images unrolls into about this many bytes of patches...
-const GROUP_BYTES: usize = 8 << 20;
-/// ... but at least this many rows, or the products get too thin to run fast.
+/// A group of small images unrolls into about `machine().group_bytes` of patches, but at least
+/// this many rows, or the products get too thin to run fast.
 const MIN_GROUP_ROWS: usize = 512;
 
 /// The shapes of one layer.
@@ -82,7 +81,7 @@ impl Geometry {
     }
 
     fn wide_group(&self) -> usize {
-        let rows = (GROUP_BYTES / (self.patch_len() * 4)).max(MIN_GROUP_ROWS);
+        let rows = (super::machine().group_bytes / (self.patch_len() * 4)).max(MIN_GROUP_ROWS);
         (rows / self.small_pixels()).clamp(1, self.batch)
     }
 }

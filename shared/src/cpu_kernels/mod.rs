@@ -12,7 +12,10 @@
 //! Only the CPU backend uses them (see [`applies`]); on a GPU the model keeps burn's layers.
 
 mod conv;
+mod machine;
 mod normalize;
+
+pub use machine::{Machine, machine};
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
