@@ -1,16 +1,17 @@
-// The gallery page: fetches the weights, starts the painter (WebAssembly + WebGPU, or the CPU
-// fallback) and draws portraits. Nothing taken from the URL is ever inserted as HTML: text goes
-// through textContent and seeds through the strict parser in Rust.
-import init, { Painter, parseSeed } from './atelier-web.js';
+// The gallery page: picks the painter a link names, fetches its weights, starts it (WebAssembly +
+// WebGPU, or the CPU fallback) and draws portraits. Nothing taken from the URL is ever inserted
+// as HTML: text goes through textContent, seeds and painter ids through the strict parsers in Rust.
+import init, { Painter, parseSeed, parsePainterId } from './atelier-web.js';
 
-// The shipped generator, or the one `cargo run -p trainer --release` (the demo) just trained.
-const WEIGHTS = new URLSearchParams(location.search).get('weights') === 'demo' ? 'assets/demo.bpk' : 'assets/generator.bpk';
-const SEEDS = 'assets/seeds.json';
+// The painters the page ships (`assets/painters.json`, the default first); `?weights=demo`
+// paints with the one `cargo run -p trainer --release` (the demo) just trained instead.
+const MANIFEST = 'assets/painters.json';
+const DEMO = new URLSearchParams(location.search).get('weights') === 'demo';
 const PAGE = 16;
 const MAX_SEED = '18446744073709551615';
 
 const $ = (id) => document.getElementById(id);
-const state = { painter: null, seeds: [], shown: 0, started: performance.now(), firstPortrait: false };
+const state = { painter: null, manifest: null, entry: null, notice: '', seeds: [], shown: 0, started: performance.now(), firstPortrait: false };
 
 function setStatus(text) { $('status').textContent = text; }
 function showMessage(text) { const m = $('message'); m.textContent = text; m.hidden = !text; }
@@ -70,7 +71,7 @@ async function showMore() {
   seeds.forEach((seed, i) => {
     const figure = document.createElement('figure');
     const link = document.createElement('a');
-    link.href = `#seed=${seed}`;
+    link.href = portraitLink(seed);
     const canvas = newCanvas(size);
     canvas.title = `Portrait ${seed}`;
     draw(canvas, rgba, i, size);
@@ -97,24 +98,63 @@ async function showPortrait(seed) {
   document.body.dataset.portraitSeed = String(seed);
 }
 
+/** The fragment of a link to one portrait: its seed and the painter that paints it. */
+function portraitLink(seed) {
+  return `#seed=${seed}&painter=${state.painter.id}`;
+}
+
+/** A URL parameter, from the fragment (`#seed=42&painter=fd4607`) or the query. */
+function urlParameter(name) {
+  return new URLSearchParams(location.hash.slice(1)).get(name) ?? new URLSearchParams(location.search).get(name);
+}
+
+const quoted = (text) => `“${text.length > 60 ? `${text.slice(0, 60)}…` : text}”`;
+
+/**
+ * The manifest entry of the painter the URL asks for, and a sentence for the visitor where it is
+ * not the one the link names. A seed without a painter id is a link from before ids, which means
+ * the painter of those days (the manifest's `without_id`); the page without a seed, an id the
+ * page no longer ships, or an invalid one, gets the current painter (the manifest's first).
+ */
+function requestedPainter(manifest) {
+  const [current] = manifest.painters;
+  const byId = (id) => manifest.painters.find((p) => p.id === id);
+  const text = urlParameter('painter');
+  if (text === null) {
+    const linkFromBeforeIds = urlParameter('seed') !== null;
+    return { entry: (linkFromBeforeIds && byId(manifest.without_id)) || current, notice: '' };
+  }
+  const id = parsePainterId(text);
+  if (id === undefined) {
+    return { entry: current, notice: `${quoted(text)} is not a painter id, so this is the gallery’s current painter (${current.id}).` };
+  }
+  const entry = byId(id);
+  if (!entry) {
+    return { entry: current, notice: `This link was made with painter ${id}, which this gallery no longer has: this is the same seed by its current painter (${current.id}), a different portrait.` };
+  }
+  return { entry, notice: entry === current ? '' : `Painted by an earlier painter of this gallery (${id}); its current painter is ${current.id}.` };
+}
+
 /** The seed the URL asks for: `#seed=N` or `?seed=N`; undefined for none, null for an invalid one. */
 function requestedSeed() {
-  const hash = new URLSearchParams(location.hash.slice(1));
-  const query = new URLSearchParams(location.search);
-  const text = hash.get('seed') ?? query.get('seed');
+  const text = urlParameter('seed');
   if (text === null) return { text: null, seed: undefined };
   const seed = parseSeed(text);
   return { text, seed: seed === undefined ? null : seed };
 }
 
 async function route() {
+  if (state.manifest && requestedPainter(state.manifest).entry !== state.entry) {
+    // A link to another painter: start the page again with its weights.
+    location.reload();
+    return;
+  }
   document.body.dataset.state = 'busy';
-  showMessage('');
+  showMessage(state.notice);
   $('portrait').hidden = true;
   const { text, seed } = requestedSeed();
   if (seed === null) {
-    const shown = text.length > 60 ? `${text.slice(0, 60)}…` : text;
-    showMessage(`“${shown}” is not a portrait seed. Seeds are whole numbers from 0 to ${MAX_SEED}; here is the gallery instead.`);
+    showMessage(`${quoted(text)} is not a portrait seed. Seeds are whole numbers from 0 to ${MAX_SEED}; here is the gallery instead.`);
   } else if (seed !== undefined) {
     await showPortrait(seed);
   }
@@ -158,7 +198,7 @@ function download() {
 }
 
 async function copyLink() {
-  const url = `${location.origin}${location.pathname}#seed=${$('portrait-seed').textContent}`;
+  const url = `${location.origin}${location.pathname}${portraitLink($('portrait-seed').textContent)}`;
   try {
     await navigator.clipboard.writeText(url);
     showMessage('Link copied.');
@@ -172,14 +212,26 @@ async function main() {
   try {
     setStatus('Starting…');
     await init({ module_or_path: './atelier-web_bg.wasm' });
-    const weights = await fetchWithProgress(WEIGHTS);
+    if (DEMO) {
+      state.entry = { weights: 'demo.bpk', seeds: 'seeds.json' };
+    } else {
+      const response = await fetch(MANIFEST);
+      if (!response.ok) throw new Error(`the list of painters ${MANIFEST} could not be loaded (HTTP ${response.status})`);
+      state.manifest = await response.json();
+      ({ entry: state.entry, notice: state.notice } = requestedPainter(state.manifest));
+    }
+    const weights = await fetchWithProgress(`assets/${state.entry.weights}`);
     try {
-      const list = await fetch(SEEDS);
+      const list = await fetch(`assets/${state.entry.seeds}`);
       if (list.ok) state.seeds = (await list.json()).map((s) => BigInt(s));
     } catch { /* no curated list: seeds 0, 1, 2, … */ }
     setStatus('Starting the painter…');
     const backend = new URLSearchParams(location.search).get('backend') ?? 'auto';
     state.painter = await Painter.create(weights, backend);
+    if (state.entry.id && state.painter.id !== state.entry.id) {
+      throw new Error(`assets/${state.entry.weights} is not painter ${state.entry.id} (its id is ${state.painter.id})`);
+    }
+    document.body.dataset.painter = state.painter.id;
     $('progress').hidden = true;
     setStatus(`Painting on ${state.painter.deviceName}`);
     document.body.dataset.device = state.painter.deviceName;

@@ -2,6 +2,11 @@
 //! as metadata, so loading needs no flags and a file of another architecture is a clear error.
 //!
 //! Weights may be stored as F32 or, for the web, F16 (BatchNorm stays F32); loading accepts both.
+//!
+//! Every weights file has a **painter id**: the first six hex digits of its SHA-256. Share links
+//! carry it next to the seed, so a link keeps naming the same portrait after the gallery's
+//! generator is replaced, and `trainer sample` prints it, so a link's portrait can be painted
+//! natively from the file with that id.
 
 use burn::store::{BurnpackStore, FloatCastAdapter, HalfPrecisionAdapter, ModuleSnapshot, burn_pack};
 use burn::module::Module;
@@ -10,6 +15,24 @@ use std::fmt;
 
 use crate::latent::LATENT_ALGORITHM;
 use crate::model::{Generator, GeneratorConfig};
+
+/// Hex digits in a painter id.
+pub const PAINTER_ID_LEN: usize = 6;
+
+/// The painter id of a weights file: the first [`PAINTER_ID_LEN`] hex digits of its SHA-256.
+pub fn painter_id(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    hex[..PAINTER_ID_LEN].to_string()
+}
+
+/// A painter id as a link carries it: exactly [`PAINTER_ID_LEN`] hex digits (either case),
+/// returned in lower case; anything else is `None`.
+pub fn parse_painter_id(text: &str) -> Option<String> {
+    let text = text.trim();
+    (text.len() == PAINTER_ID_LEN && text.bytes().all(|b| b.is_ascii_hexdigit())).then(|| text.to_ascii_lowercase())
+}
 
 /// Metadata key holding the [`GeneratorConfig`] as JSON.
 const CONFIG_KEY: &str = "atelier.generator";
@@ -106,6 +129,18 @@ mod tests {
     fn sample(generator: &Generator, device: &Device) -> Vec<f32> {
         let z = latent_batch(&[5, 6], generator.latent_dim(), device);
         generator.forward(z).into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn painter_ids_are_the_start_of_the_sha256_and_parse_strictly() {
+        // SHA-256("abc") = ba7816bf…
+        assert_eq!(painter_id(b"abc"), "ba7816");
+        assert_eq!(painter_id(b""), "e3b0c4");
+        assert_eq!(parse_painter_id("BA7816"), Some("ba7816".to_string()));
+        assert_eq!(parse_painter_id(" 3f9a1c "), Some("3f9a1c".to_string()));
+        for bad in ["", "3f9a1", "3f9a1c0", "3f9a1g", "<img>", "../../x", "３f9a1c", "0x3f9a"] {
+            assert_eq!(parse_painter_id(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -20,9 +20,17 @@ if (!dist || !trainer || !artifacts) {
 await mkdir(artifacts, { recursive: true });
 const scratch = await mkdtemp(join(tmpdir(), 'atelier-browser-'));
 
-// The reference portrait for seed 42, from the same weights file the page loads.
-const expectedPng = join(scratch, 'expected-42.png');
-execFileSync(trainer, ['sample', '--weights', join(dist, 'assets/generator.bpk'), '--seed', '42', '--out', expectedPng]);
+// The painters the page ships, and the reference portrait for seed 42 of each, from the same
+// weights files the page loads.
+const manifest = JSON.parse(await readFile(join(dist, 'assets/painters.json'), 'utf8'));
+const [current] = manifest.painters;
+const earlier = manifest.painters.find((p) => p.id === manifest.without_id);
+const expected = {};
+for (const painter of manifest.painters) {
+  expected[painter.id] = join(scratch, `expected-42-${painter.id}.png`);
+  const out = execFileSync(trainer, ['sample', '--weights', join(dist, 'assets', painter.weights), '--seed', '42', '--out', expected[painter.id]]);
+  if (!String(out).includes(`painter ${painter.id}`)) throw new Error(`trainer sample names another painter for ${painter.weights}: ${out}`);
+}
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css',
   '.png': 'image/png', '.json': 'application/json', '.bpk': 'application/octet-stream' };
@@ -33,8 +41,9 @@ const server = createServer(async (req, res) => {
     res.writeHead(200, { 'Content-Type': 'application/octet-stream' }).end(Buffer.alloc(4096, 7));
     return;
   }
-  const file = path === '/__test__/expected-42.png' ? expectedPng : join(dist, path === '/' ? 'index.html' : path);
-  if (!file.startsWith(dist + sep) && file !== expectedPng) { res.writeHead(403).end(); return; }
+  const reference = path.match(/^\/__test__\/expected-42-([0-9a-f]{6})\.png$/);
+  const file = reference ? expected[reference[1]] : join(dist, path === '/' ? 'index.html' : path);
+  if (!file || (!file.startsWith(dist + sep) && !reference)) { res.writeHead(403).end(); return; }
   try {
     const body = await readFile(file);
     res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': body.length });
@@ -81,10 +90,10 @@ const gridStats = (page) => page.evaluate(() => [...document.querySelectorAll('#
   return { mean, std: Math.sqrt(sq / n - mean * mean), signature: Array.from(d.slice(8000, 8064)) };
 }));
 
-/** Largest per-channel difference between the portrait canvas and the reference PNG. */
-const portraitDifference = (page) => page.evaluate(async () => {
+/** Largest per-channel difference between the portrait canvas and painter `id`'s seed 42. */
+const portraitDifference = (page, id) => page.evaluate(async (id) => {
   const img = new Image();
-  img.src = '/__test__/expected-42.png';
+  img.src = `/__test__/expected-42-${id}.png`;
   await img.decode();
   const c = document.createElement('canvas');
   c.width = img.width; c.height = img.height;
@@ -97,7 +106,7 @@ const portraitDifference = (page) => page.evaluate(async () => {
   let worst = 0;
   for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
   return worst;
-});
+}, id);
 
 function checkGallery(stats, label) {
   check(stats.length === 16, `${label}: the gallery shows 16 portraits (${stats.length})`);
@@ -116,13 +125,13 @@ try {
   await page.screenshot({ path: join(artifacts, 'gallery.png'), fullPage: true });
   timings.auto = await page.evaluate(() => ({ ...document.body.dataset }));
 
-  page = await open(context, `${base}/?backend=webgpu#seed=42`);
+  page = await open(context, `${base}/?backend=webgpu#seed=42&painter=${current.id}`);
   const device = await page.evaluate(() => document.body.dataset.device ?? '');
   check(device.startsWith('WebGPU') && await page.evaluate(() => document.body.dataset.fellBack) === 'false',
     `?backend=webgpu paints on WebGPU (${device})`);
   checkGallery(await gridStats(page), 'WebGPU');
   check(await page.evaluate(() => document.body.dataset.portraitSeed) === '42', '#seed=42 shows portrait 42');
-  const diffWebgpu = await portraitDifference(page);
+  const diffWebgpu = await portraitDifference(page, current.id);
   check(diffWebgpu <= 1, `#seed=42 on WebGPU matches \`trainer sample --seed 42\` within 1/255 (worst ${diffWebgpu})`);
   await page.screenshot({ path: join(artifacts, 'portrait-42-webgpu.png') });
   timings.webgpu = await page.evaluate(() => ({ ...document.body.dataset }));
@@ -142,6 +151,29 @@ try {
     check(!result.pwned && result.injected === 0 && result.message.includes('is not a portrait seed') && result.state === 'ready',
       `seed ${JSON.stringify(bad)} gives a polite message and runs nothing`);
   }
+  // Links name their painter: an earlier one the page still ships paints that painter's
+  // portrait; a link without an id means the painter of the days before ids; an id the page
+  // no longer has, or a hostile one, gets a polite message and the current painter.
+  const painterCases = [
+    { hash: `seed=42&painter=${earlier.id}`, painter: earlier.id, message: 'earlier painter', what: 'an earlier painter\'s link' },
+    { hash: 'seed=42', painter: earlier.id, message: '', what: 'a link without a painter id' },
+    { hash: 'seed=42&painter=abcdef', painter: current.id, message: 'no longer has', what: 'a link to a painter the page no longer has' },
+    { hash: `seed=42&painter=${encodeURIComponent('<img src=x onerror="window.__pwned=1">')}`, painter: current.id, message: 'is not a painter id', what: 'a hostile painter id' },
+  ];
+  for (const { hash, painter, message, what } of painterCases) {
+    page = await open(context, `${base}/?backend=cpu#${hash}`);
+    const shown = await page.evaluate(() => ({
+      painter: document.body.dataset.painter, state: document.body.dataset.state, pwned: window.__pwned === 1,
+      injected: document.querySelectorAll('main img, main script, #message *').length,
+      message: document.getElementById('message').textContent,
+      link: document.querySelector('#grid a')?.getAttribute('href') ?? '',
+    }));
+    const diff = await portraitDifference(page, painter);
+    check(shown.state === 'ready' && shown.painter === painter && diff <= 1 && !shown.pwned && shown.injected === 0
+      && (message ? shown.message.includes(message) : shown.message === '') && shown.link.endsWith(`&painter=${painter}`),
+      `${what} paints painter ${painter}'s portrait 42 (worst ${diff}/255; message "${shown.message}"; gallery links ${shown.link})`);
+  }
+
   // A damaged weights file: a clear message, no portraits.
   page = await open(context, `${base}/?weights=demo`);
   const broken = await page.evaluate(() => ({ state: document.body.dataset.state, message: document.getElementById('message').textContent }));
@@ -150,12 +182,12 @@ try {
 
   // Without WebGPU: the CPU fallback.
   context = await launch(false);
-  page = await open(context, `${base}/#seed=42`);
+  page = await open(context, `${base}/#seed=42&painter=${current.id}`);
   const fellBack = await page.evaluate(() => document.body.dataset.fellBack);
   const status = await page.evaluate(() => document.getElementById('status').textContent);
   check(fellBack === 'true' && status.includes('CPU'), `without WebGPU the page says it paints on the CPU ("${status}")`);
   checkGallery(await gridStats(page), 'CPU fallback');
-  const diffCpu = await portraitDifference(page);
+  const diffCpu = await portraitDifference(page, current.id);
   check(diffCpu <= 1, `#seed=42 on the CPU fallback matches \`trainer sample --seed 42\` within 1/255 (worst ${diffCpu})`);
   await page.click('#more');
   await page.waitForFunction(() => document.body.dataset.galleryCount === '32', null, { timeout: 300_000 });

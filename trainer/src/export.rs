@@ -48,6 +48,12 @@ pub fn convert(weights: &Path, out: &Path, half: bool, format: Format) -> Result
     write_generator(&generator, &config, out, half, format)
 }
 
+/// The painter id of a weights file, as share links carry it.
+pub fn painter_of(weights: &Path) -> Result<String> {
+    let bytes = std::fs::read(weights).with_context(|| format!("cannot read the weights file {}", weights.display()))?;
+    Ok(atelier_shared::painter_id(&bytes))
+}
+
 /// Reads a weights file with an error that names it.
 pub fn load_weights(path: &Path, device: &Device) -> Result<(Generator, GeneratorConfig)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read the weights file {}", path.display()))?;

@@ -358,13 +358,23 @@ fn run(cli: Cli) -> Result<()> {
                 (None, None) => unreachable!("clap requires --run or --weights"),
             };
             let size = std::fs::metadata(&args.out)?.len();
-            println!("wrote {} ({:.1} MB, {what})", args.out.display(), size as f64 / 1e6);
+            let painter = match args.format {
+                Format::Burnpack => format!(", painter {}", export::painter_of(&args.out)?),
+                Format::Safetensors => String::new(),
+            };
+            println!("wrote {} ({:.1} MB, {what}{painter})", args.out.display(), size as f64 / 1e6);
             Ok(())
         }
         Command::Import(args) => {
             let config = pytorch::import(&args.pytorch, &args.out, args.half)?;
             let size = std::fs::metadata(&args.out)?.len();
-            println!("wrote {} ({:.1} MB, the article's generator at width {})", args.out.display(), size as f64 / 1e6, config.width);
+            println!(
+                "wrote {} ({:.1} MB, the article's generator at width {}, painter {})",
+                args.out.display(),
+                size as f64 / 1e6,
+                config.width,
+                export::painter_of(&args.out)?
+            );
             Ok(())
         }
         Command::Bench(args) => {
@@ -416,6 +426,9 @@ fn run(cli: Cli) -> Result<()> {
             for path in written {
                 println!("wrote {}", path.display());
             }
+            // The identity share links carry, so a link's portrait can be found and painted here.
+            let painter = export::painter_of(&args.weights)?;
+            println!("painter {painter} (the gallery links to seed N of it as #seed=N&painter={painter})");
             Ok(())
         }
     }

@@ -4,7 +4,7 @@
 //!
 //! Every tensor read here is async (`into_data_async`): a synchronous read panics in a browser.
 
-use atelier_shared::{Generator, IMAGE_SIZE, latent_for_seed, load_generator, to_rgb_images};
+use atelier_shared::{Generator, IMAGE_SIZE, latent_for_seed, load_generator, painter_id, to_rgb_images};
 use burn::tensor::{Device, Tensor, TensorData};
 use wasm_bindgen::prelude::*;
 
@@ -40,6 +40,12 @@ pub fn parse_seed(text: &str) -> Option<u64> {
     text.parse().ok()
 }
 
+/// Parses a painter id as the URL carries it (six hex digits); anything else is `None`.
+#[wasm_bindgen(js_name = parsePainterId)]
+pub fn parse_painter_id(text: &str) -> Option<String> {
+    atelier_shared::parse_painter_id(text)
+}
+
 /// Latents on the straight line from seed `a`'s to seed `b`'s, `steps` of them including both ends.
 pub fn interpolated_latents(a: u64, b: u64, steps: usize, latent_dim: usize) -> Vec<f32> {
     let (za, zb) = (latent_for_seed(a, latent_dim), latent_for_seed(b, latent_dim));
@@ -56,6 +62,7 @@ pub fn interpolated_latents(a: u64, b: u64, steps: usize, latent_dim: usize) -> 
 #[wasm_bindgen]
 pub struct Painter {
     generator: Generator,
+    id: String,
     device: Device,
     device_name: String,
     fell_back: bool,
@@ -68,7 +75,13 @@ impl Painter {
         console_error_panic_hook::set_once();
         let (device, device_name, fell_back) = start_device(BackendChoice::parse(&backend)).await?;
         let (generator, _) = load_generator(&weights, &device).map_err(|e| JsError::new(&e.to_string()))?;
-        Ok(Painter { generator, device, device_name, fell_back })
+        Ok(Painter { generator, id: painter_id(&weights), device, device_name, fell_back })
+    }
+
+    /// The painter id of the weights it paints with (what share links carry).
+    #[wasm_bindgen(getter)]
+    pub fn id(&self) -> String {
+        self.id.clone()
     }
 
     /// The adapter's name, or a sentence saying the CPU fallback runs and why.
@@ -155,6 +168,28 @@ mod tests {
         for bad in ["", "abc", "-1", "+1", "1e3", "18446744073709551616", "99999999999999999999999", "<script>", "4 2", "0x10"] {
             assert_eq!(parse_seed(bad), None, "{bad:?}");
         }
+    }
+
+    /// `assets/painters.json` names every painter the page ships: each file exists, loads, and has
+    /// the id the manifest gives it; the default comes first; links without an id name one of them.
+    #[test]
+    fn the_manifest_names_each_shipped_file_by_its_id() {
+        let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+        let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(assets.join("painters.json")).unwrap()).unwrap();
+        let painters = manifest["painters"].as_array().unwrap();
+        assert!(!painters.is_empty());
+        assert_eq!(painters[0]["weights"], "generator.bpk", "the default painter comes first");
+        let mut ids = Vec::new();
+        for painter in painters {
+            let id = painter["id"].as_str().unwrap();
+            let bytes = std::fs::read(assets.join(painter["weights"].as_str().unwrap())).unwrap();
+            assert_eq!(painter_id(&bytes), id, "{painter}");
+            assert!(load_generator(&bytes, &Device::flex()).is_ok(), "{painter}");
+            let seeds: Vec<u64> = serde_json::from_str(&std::fs::read_to_string(assets.join(painter["seeds"].as_str().unwrap())).unwrap()).unwrap();
+            assert!(!seeds.is_empty(), "{painter}");
+            ids.push(id.to_string());
+        }
+        assert!(ids.contains(&manifest["without_id"].as_str().unwrap().to_string()), "{manifest}");
     }
 
     #[test]
