@@ -49,9 +49,20 @@ pub fn convert(weights: &Path, out: &Path, half: bool, format: Format) -> Result
 }
 
 /// The painter id of a weights file, as share links carry it.
-pub fn painter_of(weights: &Path) -> Result<String> {
+pub fn painter_id_of(weights: &Path) -> Result<String> {
     let bytes = std::fs::read(weights).with_context(|| format!("cannot read the weights file {}", weights.display()))?;
     Ok(atelier_shared::painter_id(&bytes))
+}
+
+/// The line `export` and `import` print about the file they wrote: its size, `what` it holds and,
+/// for a weights file the gallery can load, its painter id.
+pub fn written_line(out: &Path, what: &str, format: Format) -> Result<String> {
+    let size = std::fs::metadata(out).with_context(|| format!("cannot read {}", out.display()))?.len();
+    let painter = match format {
+        Format::Burnpack => format!(", painter {}", painter_id_of(out)?),
+        Format::Safetensors => String::new(),
+    };
+    Ok(format!("wrote {} ({:.1} MB, {what}{painter})", out.display(), size as f64 / 1e6))
 }
 
 /// Reads a weights file with an error that names it.

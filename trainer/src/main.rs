@@ -357,24 +357,13 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 (None, None) => unreachable!("clap requires --run or --weights"),
             };
-            let size = std::fs::metadata(&args.out)?.len();
-            let painter = match args.format {
-                Format::Burnpack => format!(", painter {}", export::painter_of(&args.out)?),
-                Format::Safetensors => String::new(),
-            };
-            println!("wrote {} ({:.1} MB, {what}{painter})", args.out.display(), size as f64 / 1e6);
+            println!("{}", export::written_line(&args.out, &what, args.format)?);
             Ok(())
         }
         Command::Import(args) => {
             let config = pytorch::import(&args.pytorch, &args.out, args.half)?;
-            let size = std::fs::metadata(&args.out)?.len();
-            println!(
-                "wrote {} ({:.1} MB, the article's generator at width {}, painter {})",
-                args.out.display(),
-                size as f64 / 1e6,
-                config.width,
-                export::painter_of(&args.out)?
-            );
+            let what = format!("the article's generator at width {}", config.width);
+            println!("{}", export::written_line(&args.out, &what, Format::Burnpack)?);
             Ok(())
         }
         Command::Bench(args) => {
@@ -427,7 +416,7 @@ fn run(cli: Cli) -> Result<()> {
                 println!("wrote {}", path.display());
             }
             // The identity share links carry, so a link's portrait can be found and painted here.
-            let painter = export::painter_of(&args.weights)?;
+            let painter = export::painter_id_of(&args.weights)?;
             println!("painter {painter} (the gallery links to seed N of it as #seed=N&painter={painter})");
             Ok(())
         }
