@@ -1,7 +1,8 @@
-// The gallery page: picks the painter a link names, fetches its weights, starts it (WebAssembly +
-// WebGPU, or the CPU fallback) and draws portraits. Nothing taken from the URL is ever inserted
-// as HTML: text goes through textContent, seeds and painter ids through the strict parsers in Rust.
-import init, { Painter, parseSeed, parsePainterId } from './atelier-web.js';
+// The gallery page: picks the painter a link names, fetches its weights (or takes them from this
+// browser's cache), starts it and draws portraits. The generator itself (WebAssembly + WebGPU, or
+// the CPU fallback) runs in `worker.js`, off this thread, so the page stays responsive while it
+// paints. Nothing taken from the URL is ever inserted as HTML: text goes through textContent,
+// seeds and painter ids through the strict parsers in Rust.
 
 // The painters the page ships (`assets/painters.json`, the default first); `?weights=demo`
 // paints with the one `cargo run -p trainer --release` (the demo) just trained instead.
@@ -10,8 +11,38 @@ const DEMO = new URLSearchParams(location.search).get('weights') === 'demo';
 const PAGE = 16;
 const MAX_SEED = '18446744073709551615';
 
+// A painter's weights never change under its id (the start of the file's SHA-256), so a copy kept
+// under the id serves every later visit without the network.
+const WEIGHTS_CACHE = 'atelier-painters';
+
 const $ = (id) => document.getElementById(id);
 const state = { painter: null, manifest: null, entry: null, notice: '', seeds: [], shown: 0, started: performance.now(), firstPortrait: false };
+
+/** The painter's thread, and `ask(call, args)`: a promise of what `worker.js` answers. */
+const worker = new Worker('./worker.js', { type: 'module' });
+const pending = new Map();
+let nextCall = 0;
+function ask(call, args, transfer = []) {
+  return new Promise((resolve, reject) => {
+    const id = nextCall++;
+    pending.set(id, { resolve, reject });
+    worker.postMessage({ id, call, args }, transfer);
+  });
+}
+worker.onmessage = ({ data: { id, result, error } }) => {
+  const call = pending.get(id);
+  pending.delete(id);
+  if (error === undefined) call.resolve(result); else call.reject(new Error(error));
+};
+worker.onerror = (event) => {
+  event.preventDefault();
+  const error = new Error(`the painter's thread stopped (${event.message || 'worker.js could not be loaded'})`);
+  for (const call of pending.values()) call.reject(error);
+  pending.clear();
+};
+/** The strict parsers (in Rust): a seed or painter id as text → its value, or undefined. */
+const parseSeed = async (text) => (await ask('parse', { seed: text, painterId: null })).seed;
+const parsePainterId = async (text) => (await ask('parse', { seed: null, painterId: text })).painterId;
 
 function setStatus(text) { $('status').textContent = text; }
 function showMessage(text) { const m = $('message'); m.textContent = text; m.hidden = !text; }
@@ -49,7 +80,7 @@ function draw(canvas, rgba, index, size) {
 
 async function paint(seeds) {
   const t0 = performance.now();
-  const rgba = await state.painter.paint(BigUint64Array.from(seeds));
+  const rgba = await ask('paint', { seeds });
   const ms = performance.now() - t0;
   $('timing').textContent = `${seeds.length} portrait${seeds.length > 1 ? 's' : ''} in ${ms.toFixed(0)} ms on ${state.painter.deviceName}`;
   document.body.dataset.lastBatchMs = String(Math.round(ms));
@@ -116,7 +147,7 @@ const quoted = (text) => `“${text.length > 60 ? `${text.slice(0, 60)}…` : te
  * the painter of those days (the manifest's `without_id`); the page without a seed, an id the
  * page no longer ships, or an invalid one, gets the current painter (the manifest's first).
  */
-function requestedPainter(manifest) {
+async function requestedPainter(manifest) {
   const [current] = manifest.painters;
   const byId = (id) => manifest.painters.find((p) => p.id === id);
   const text = urlParameter('painter');
@@ -124,7 +155,7 @@ function requestedPainter(manifest) {
     const linkFromBeforeIds = urlParameter('seed') !== null;
     return { entry: (linkFromBeforeIds && byId(manifest.without_id)) || current, notice: '' };
   }
-  const id = parsePainterId(text);
+  const id = await parsePainterId(text);
   if (id === undefined) {
     return { entry: current, notice: `${quoted(text)} is not a painter id, so this is the gallery’s current painter (${current.id}).` };
   }
@@ -136,15 +167,15 @@ function requestedPainter(manifest) {
 }
 
 /** The seed the URL asks for: `#seed=N` or `?seed=N`; undefined for none, null for an invalid one. */
-function requestedSeed() {
+async function requestedSeed() {
   const text = urlParameter('seed');
   if (text === null) return { text: null, seed: undefined };
-  const seed = parseSeed(text);
+  const seed = await parseSeed(text);
   return { text, seed: seed === undefined ? null : seed };
 }
 
 async function route() {
-  if (state.manifest && requestedPainter(state.manifest).entry !== state.entry) {
+  if (state.manifest && (await requestedPainter(state.manifest)).entry !== state.entry) {
     // A link to another painter: start the page again with its weights.
     location.reload();
     return;
@@ -152,7 +183,7 @@ async function route() {
   document.body.dataset.state = 'busy';
   showMessage(state.notice);
   $('portrait').hidden = true;
-  const { text, seed } = requestedSeed();
+  const { text, seed } = await requestedSeed();
   if (seed === null) {
     showMessage(`${quoted(text)} is not a portrait seed. Seeds are whole numbers from 0 to ${MAX_SEED}; here is the gallery instead.`);
   } else if (seed !== undefined) {
@@ -166,13 +197,13 @@ async function route() {
 
 async function blend(event) {
   event.preventDefault();
-  const a = parseSeed($('blend-a').value);
-  const b = parseSeed($('blend-b').value);
+  const a = await parseSeed($('blend-a').value);
+  const b = await parseSeed($('blend-b').value);
   if (a === undefined || b === undefined) { showMessage(`Seeds are whole numbers from 0 to ${MAX_SEED}.`); return; }
   showMessage('');
   const steps = 8;
   const size = state.painter.imageSize;
-  const rgba = await state.painter.interpolate(a, b, steps);
+  const rgba = await ask('interpolate', { a, b, steps });
   const strip = $('strip');
   strip.replaceChildren();
   for (let i = 0; i < steps; i++) {
@@ -207,30 +238,64 @@ async function copyLink() {
   }
 }
 
+/** This browser's cache of painters' weights, or null where it has none (or refuses it). */
+async function weightsCache() {
+  try { return 'caches' in self ? await caches.open(WEIGHTS_CACHE) : null; } catch { return null; }
+}
+const cacheKey = (entry) => `assets/${entry.weights}?painter=${entry.id}`;
+
+/**
+ * Starts the painter of manifest entry `entry` in the worker: its weights from this browser's
+ * cache where an earlier visit kept them, else from the network (then kept, once the painter has
+ * confirmed the file is the one its id names). A kept copy that is not is dropped and fetched again.
+ */
+async function startPainter(entry, backend, cache) {
+  const key = entry.id && cache ? cacheKey(entry) : null;
+  const kept = key && await cache.match(key);
+  const weights = kept ? new Uint8Array(await kept.arrayBuffer()) : await fetchWithProgress(`assets/${entry.weights}`);
+  const copy = key && !kept ? new Blob([weights]) : null;
+  document.body.dataset.weightsFrom = kept ? 'cache' : 'network';
+  setStatus('Starting the painter…');
+  const painter = await ask('start', { weights, backend }, [weights.buffer]);
+  if (entry.id && painter.id !== entry.id) {
+    if (kept) { await cache.delete(key); return startPainter(entry, backend, cache); }
+    throw new Error(`assets/${entry.weights} is not painter ${entry.id} (its id is ${painter.id})`);
+  }
+  // A full or refused cache only means the next visit downloads the weights again.
+  if (copy) await cache.put(key, new Response(copy)).catch(() => {});
+  return painter;
+}
+
+/** Drops kept weights of painters the manifest no longer names. */
+async function forgetOldPainters(cache, manifest) {
+  const shipped = new Set(manifest.painters.map((p) => p.id));
+  for (const request of await cache.keys()) {
+    if (!shipped.has(new URL(request.url).searchParams.get('painter'))) await cache.delete(request);
+  }
+}
+
 async function main() {
   document.body.dataset.state = 'loading';
   try {
     setStatus('Starting…');
-    await init({ module_or_path: './atelier-web_bg.wasm' });
+    let cache = null;
     if (DEMO) {
+      // The demo's weights change with every run: never kept.
       state.entry = { weights: 'demo.bpk', seeds: 'seeds.json' };
     } else {
       const response = await fetch(MANIFEST);
       if (!response.ok) throw new Error(`the list of painters ${MANIFEST} could not be loaded (HTTP ${response.status})`);
       state.manifest = await response.json();
-      ({ entry: state.entry, notice: state.notice } = requestedPainter(state.manifest));
+      ({ entry: state.entry, notice: state.notice } = await requestedPainter(state.manifest));
+      cache = await weightsCache();
     }
-    const weights = await fetchWithProgress(`assets/${state.entry.weights}`);
     try {
       const list = await fetch(`assets/${state.entry.seeds}`);
       if (list.ok) state.seeds = (await list.json()).map((s) => BigInt(s));
     } catch { /* no curated list: seeds 0, 1, 2, … */ }
-    setStatus('Starting the painter…');
     const backend = new URLSearchParams(location.search).get('backend') ?? 'auto';
-    state.painter = await Painter.create(weights, backend);
-    if (state.entry.id && state.painter.id !== state.entry.id) {
-      throw new Error(`assets/${state.entry.weights} is not painter ${state.entry.id} (its id is ${state.painter.id})`);
-    }
+    state.painter = await startPainter(state.entry, backend, cache);
+    if (cache) forgetOldPainters(cache, state.manifest).catch(() => {});
     document.body.dataset.painter = state.painter.id;
     $('progress').hidden = true;
     setStatus(`Painting on ${state.painter.deviceName}`);

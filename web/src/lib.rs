@@ -1,6 +1,7 @@
 //! The gallery's engine: the shared generator compiled to WebAssembly, running on WebGPU
 //! through burn's wgpu backend, or on burn's `flex` CPU backend where the browser has no
-//! usable WebGPU. The page (`web/app.js`) owns the DOM; this crate turns seeds into pixels.
+//! usable WebGPU. It runs in the page's painting thread (`web/worker.js`), off the page's own
+//! thread; the page (`web/app.js`) owns the DOM. This crate turns seeds into pixels.
 //!
 //! Every tensor read here is async (`into_data_async`): a synchronous read panics in a browser.
 
