@@ -1,17 +1,21 @@
 //! The generator weights file: burnpack (Burn's record format) with the architecture stored
 //! as metadata, so loading needs no flags and a file of another architecture is a clear error.
 //!
-//! Weights may be stored as F32 or, for the web, F16 (BatchNorm stays F32); loading accepts both.
+//! Weights may be stored as F32, F16 (BatchNorm stays F32), or with the convolution kernels as
+//! 8-bit integers and one scale per output channel (the web's: a quarter of the bytes); loading
+//! accepts all three.
 //!
 //! Every weights file has a **painter id**: the first six hex digits of its SHA-256. Share links
 //! carry it next to the seed, so a link keeps naming the same portrait after the gallery's
 //! generator is replaced, and `trainer sample` prints it, so a link's portrait can be painted
 //! natively from the file with that id.
 
-use burn::store::{BurnpackStore, FloatCastAdapter, HalfPrecisionAdapter, ModuleSnapshot, burn_pack};
+use burn::store::{BurnpackStore, FloatCastAdapter, HalfPrecisionAdapter, ModuleAdapter, ModuleContext, ModuleSnapshot, bridge, burn_pack};
 use burn::module::Module;
-use burn::tensor::{Bytes, DType, Device};
+use burn::tensor::{Bytes, DType, Device, Shape, TensorData};
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::latent::LATENT_ALGORITHM;
 use crate::model::{Generator, GeneratorConfig};
@@ -38,6 +42,21 @@ pub fn parse_painter_id(text: &str) -> Option<String> {
 const CONFIG_KEY: &str = "atelier.generator";
 /// Metadata key naming the seed → latent algorithm the weights were sampled with.
 const LATENT_KEY: &str = "atelier.latent";
+/// Metadata key of an 8-bit file's scales, as JSON: `{kernel name: [one scale per output channel]}`.
+const INT8_SCALES_KEY: &str = "atelier.int8-scales";
+
+/// How a weights file stores the convolution kernels, nearly all of its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// 32-bit floats, as trained.
+    Full,
+    /// 16-bit floats (BatchNorm stays F32): half the size.
+    Half,
+    /// 8-bit integers, one F32 scale per output channel (biases and BatchNorm stay F32): a
+    /// quarter of the size. Every weight is within half a step of its value, the step being its
+    /// channel's largest magnitude / 127.
+    Int8,
+}
 
 /// Why a weights file could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,18 +86,35 @@ impl fmt::Display for WeightsError {
 
 impl std::error::Error for WeightsError {}
 
-/// Encodes a generator with its architecture; `half` stores conv weights as F16.
+/// Encodes a generator with its architecture, its kernels at `precision`.
 pub fn generator_to_bytes(
     generator: &Generator,
     config: &GeneratorConfig,
-    half: bool,
+    precision: Precision,
 ) -> Result<Vec<u8>, WeightsError> {
     let config_json = serde_json::to_string(config).map_err(|e| WeightsError::Save(e.to_string()))?;
     let mut store = BurnpackStore::from_bytes(None)
         .metadata(CONFIG_KEY, config_json)
         .metadata(LATENT_KEY, LATENT_ALGORITHM);
-    if half {
-        store = store.with_to_adapter(HalfPrecisionAdapter::new());
+    match precision {
+        Precision::Full => {}
+        Precision::Half => store = store.with_to_adapter(HalfPrecisionAdapter::new()),
+        Precision::Int8 => {
+            // The scales go into the metadata, which is written before the tensors, so they are
+            // computed here; the adapter quantizes each kernel again (the same levels) as it is written.
+            let mut scales = BTreeMap::new();
+            for tensor in generator.collect(None, None, false).iter().filter(|t| is_kernel(t)) {
+                let unreadable = |e: String| WeightsError::Save(format!("{}: {e}", tensor.name));
+                let data = bridge::to_data(tensor).map_err(|e| unreadable(e.to_string()))?;
+                let values = data.convert::<f32>().try_to_vec::<f32>().map_err(|e| unreadable(format!("{e:?}")))?;
+                if !values.iter().all(|v| v.is_finite()) {
+                    return Err(WeightsError::Save(format!("{} holds a value that is not a finite number", tensor.name)));
+                }
+                scales.insert(tensor.name.clone(), quantize_kernel(&values, tensor.shape.dims()).1);
+            }
+            let scales_json = serde_json::to_string(&scales).map_err(|e| WeightsError::Save(e.to_string()))?;
+            store = store.metadata(INT8_SCALES_KEY, scales_json).with_to_adapter(KernelsToInt8);
+        }
     }
     generator.save_into(&mut store).map_err(|e| WeightsError::Save(e.to_string()))?;
     let bytes = store.get_bytes().map_err(|e| WeightsError::Save(e.to_string()))?;
@@ -89,6 +125,10 @@ pub fn generator_to_bytes(
 pub fn read_generator_config(bytes: &[u8]) -> Result<GeneratorConfig, WeightsError> {
     let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
         .map_err(|e| WeightsError::Corrupt(e.to_string()))?;
+    config_of(&reader)
+}
+
+fn config_of(reader: &burn_pack::Reader) -> Result<GeneratorConfig, WeightsError> {
     let metadata = reader.metadata();
     let json = metadata.get(CONFIG_KEY).ok_or_else(|| {
         WeightsError::NotAGenerator(format!("no `{CONFIG_KEY}` entry in its metadata"))
@@ -111,14 +151,117 @@ pub fn read_generator_config(bytes: &[u8]) -> Result<GeneratorConfig, WeightsErr
 
 /// Loads a generator for inference (BatchNorm uses its running statistics).
 pub fn load_generator(bytes: &[u8], device: &Device) -> Result<(Generator, GeneratorConfig), WeightsError> {
-    let config = read_generator_config(bytes)?;
+    let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| WeightsError::Corrupt(e.to_string()))?;
+    let config = config_of(&reader)?;
+    let scales = int8_scales(reader)?;
     let mut generator = config.init(device);
     let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())))
-        .with_from_adapter(FloatCastAdapter::to(DType::F32));
+        .with_from_adapter(Int8ToKernels { scales: Arc::new(scales) }.chain(FloatCastAdapter::to(DType::F32)));
     generator
         .load_from(&mut store)
         .map_err(|e| WeightsError::Mismatch(e.to_string()))?;
     Ok((generator.valid(), config))
+}
+
+/// The convolution kernels (the generator's only 4-D tensors), what [`Precision::Int8`] quantizes.
+fn is_kernel(tensor: &burn_pack::Tensor) -> bool {
+    tensor.shape.num_dims() == 4 && tensor.dtype.is_float()
+}
+
+/// The output channel of each value of a kernel `[in, out, kh, kw]`, in storage order.
+fn output_channels(shape: [usize; 4]) -> impl Iterator<Item = usize> {
+    let [inputs, outputs, kh, kw] = shape;
+    (0..inputs * outputs * kh * kw).map(move |i| (i / (kh * kw)) % outputs)
+}
+
+/// A kernel `[in, out, kh, kw]` as 8-bit integers and one scale per output channel: the
+/// channel's largest magnitude becomes ±127 (an all-zero channel gets scale 1).
+fn quantize_kernel(values: &[f32], shape: [usize; 4]) -> (Vec<i8>, Vec<f32>) {
+    let mut largest = vec![0f32; shape[1]];
+    for (value, channel) in values.iter().zip(output_channels(shape)) {
+        largest[channel] = largest[channel].max(value.abs());
+    }
+    let scales: Vec<f32> = largest.iter().map(|&m| if m > 0.0 { m / 127.0 } else { 1.0 }).collect();
+    let levels = values.iter().zip(output_channels(shape)).map(|(v, c)| (v / scales[c]).round().clamp(-127.0, 127.0) as i8);
+    (levels.collect(), scales)
+}
+
+fn dequantize_kernel(levels: &[i8], shape: [usize; 4], scales: &[f32]) -> Vec<f32> {
+    levels.iter().zip(output_channels(shape)).map(|(&q, c)| f32::from(q) * scales[c]).collect()
+}
+
+/// Saving at [`Precision::Int8`]: each kernel → its 8-bit levels (the scales are in the metadata).
+#[derive(Clone)]
+struct KernelsToInt8;
+
+impl ModuleAdapter for KernelsToInt8 {
+    fn adapt(&self, tensor: burn_pack::Tensor, _ctx: ModuleContext<'_>) -> burn_pack::Tensor {
+        if !is_kernel(&tensor) {
+            return tensor;
+        }
+        let (name, shape) = (tensor.name.clone(), tensor.shape.clone());
+        let dims = shape.dims();
+        bridge::map_data(tensor, name, DType::I8, shape.clone(), move |data| {
+            let values = data.convert::<f32>().try_to_vec::<f32>().expect("a float kernel");
+            TensorData::new(quantize_kernel(&values, dims).0, shape.clone())
+        })
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(self.clone())
+    }
+}
+
+/// Loading an 8-bit file: each kernel's levels times its channels' scales, as F32.
+#[derive(Clone)]
+struct Int8ToKernels {
+    scales: Arc<BTreeMap<String, Vec<f32>>>,
+}
+
+impl ModuleAdapter for Int8ToKernels {
+    fn adapt(&self, tensor: burn_pack::Tensor, _ctx: ModuleContext<'_>) -> burn_pack::Tensor {
+        let Some(scales) = self.scales.get(&tensor.name).filter(|_| tensor.dtype == DType::I8).cloned() else {
+            return tensor;
+        };
+        let (name, shape) = (tensor.name.clone(), tensor.shape.clone());
+        let dims = shape.dims();
+        bridge::map_data(tensor, name, DType::F32, shape.clone(), move |data| {
+            let levels = data.as_slice::<i8>().expect("an 8-bit kernel");
+            TensorData::new(dequantize_kernel(levels, dims, &scales), shape.clone())
+        })
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(self.clone())
+    }
+}
+
+/// The scales of a file's 8-bit kernels (none for a float file), checked against its tensors:
+/// every 8-bit tensor is a kernel with one positive, finite scale per output channel, and every
+/// scale belongs to one.
+fn int8_scales(reader: burn_pack::Reader) -> Result<BTreeMap<String, Vec<f32>>, WeightsError> {
+    let scales: BTreeMap<String, Vec<f32>> = match reader.metadata().get(INT8_SCALES_KEY) {
+        Some(json) => serde_json::from_str(json).map_err(|e| WeightsError::Corrupt(format!("unreadable `{INT8_SCALES_KEY}`: {e}")))?,
+        None => BTreeMap::new(),
+    };
+    let tensors = reader.into_tensors().map_err(|e| WeightsError::Corrupt(e.to_string()))?;
+    let int8: BTreeMap<&str, &Shape> = tensors.iter().filter(|t| t.dtype == DType::I8).map(|t| (t.name.as_str(), &t.shape)).collect();
+    for (name, shape) in &int8 {
+        let channels = scales.get(*name).map(Vec::len);
+        if shape.num_dims() != 4 || channels != Some(shape.dims::<4>()[1]) {
+            return Err(WeightsError::Mismatch(format!("8-bit tensor {name} {shape:?} has {channels:?} scales, not one per output channel")));
+        }
+    }
+    for (name, values) in &scales {
+        if !int8.contains_key(name.as_str()) {
+            return Err(WeightsError::Mismatch(format!("scales for {name}, which is not an 8-bit kernel in the file")));
+        }
+        if !values.iter().all(|s| s.is_finite() && *s > 0.0) {
+            return Err(WeightsError::Corrupt(format!("a scale of {name} is not a positive finite number")));
+        }
+    }
+    Ok(scales)
 }
 
 #[cfg(test)]
@@ -148,7 +291,7 @@ mod tests {
         let device = Device::flex();
         let config = GeneratorConfig::new(4);
         let generator = config.init(&device).valid();
-        let bytes = generator_to_bytes(&generator, &config, false).unwrap();
+        let bytes = generator_to_bytes(&generator, &config, Precision::Full).unwrap();
         let (loaded, loaded_config) = load_generator(&bytes, &device).unwrap();
         assert_eq!(loaded_config, config);
         assert_eq!(sample(&generator, &device), sample(&loaded, &device));
@@ -159,8 +302,8 @@ mod tests {
         let device = Device::flex();
         let config = GeneratorConfig::new(8);
         let generator = config.init(&device).valid();
-        let full = generator_to_bytes(&generator, &config, false).unwrap();
-        let half = generator_to_bytes(&generator, &config, true).unwrap();
+        let full = generator_to_bytes(&generator, &config, Precision::Full).unwrap();
+        let half = generator_to_bytes(&generator, &config, Precision::Half).unwrap();
         assert!(half.len() * 10 < full.len() * 6, "{} vs {}", half.len(), full.len());
         let (loaded, _) = load_generator(&half, &device).unwrap();
         let (a, b) = (sample(&generator, &device), sample(&loaded, &device));
@@ -169,11 +312,56 @@ mod tests {
     }
 
     #[test]
+    fn int8_keeps_every_weight_within_half_a_step_of_its_channel() {
+        // Kernel [2, 3, 2, 2]: output channel 1 is a thousand times smaller than the others.
+        let shape = [2, 3, 2, 2];
+        let values: Vec<f32> = output_channels(shape).enumerate().map(|(i, c)| ((i * 37 % 11) as f32 - 5.0) * if c == 1 { 1e-4 } else { 0.1 }).collect();
+        let (levels, scales) = quantize_kernel(&values, shape);
+        assert_eq!(scales.len(), 3);
+        assert!(scales[1] * 500.0 < scales[0], "{scales:?}");
+        assert!(levels.iter().any(|&q| q.abs() == 127));
+        let back = dequantize_kernel(&levels, shape, &scales);
+        for ((value, restored), channel) in values.iter().zip(&back).zip(output_channels(shape)) {
+            assert!((value - restored).abs() <= scales[channel] * 0.5 + 1e-9, "{value} → {restored}");
+        }
+        let (zeros, zero_scales) = quantize_kernel(&[0.0; 4], [1, 1, 2, 2]);
+        assert_eq!((zeros, zero_scales), (vec![0; 4], vec![1.0]));
+    }
+
+    #[test]
+    fn int8_files_are_a_quarter_the_size_and_close() {
+        let device = Device::flex();
+        let config = GeneratorConfig::new(8);
+        let generator = config.init(&device).valid();
+        let full = generator_to_bytes(&generator, &config, Precision::Full).unwrap();
+        let int8 = generator_to_bytes(&generator, &config, Precision::Int8).unwrap();
+        assert!(int8.len() * 10 < full.len() * 3, "{} vs {}", int8.len(), full.len());
+        let (loaded, _) = load_generator(&int8, &device).unwrap();
+        let (a, b) = (sample(&generator, &device), sample(&loaded, &device));
+        let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        assert!(worst > 0.0 && worst < 0.05, "largest difference {worst}");
+        assert_eq!(generator_to_bytes(&generator, &config, Precision::Int8).unwrap(), int8, "the same generator, the same file");
+    }
+
+    #[test]
+    fn int8_scales_that_name_no_kernel_are_an_error() {
+        let device = Device::flex();
+        let config = GeneratorConfig::new(4);
+        let mut bytes = generator_to_bytes(&config.init(&device).valid(), &config, Precision::Int8).unwrap();
+        // Rename one kernel's scales (same length, so the header stays valid).
+        let (from, to) = (br#"weight":["#, br#"weighs":["#);
+        let at = bytes.windows(from.len()).position(|w| w == from).expect("scales in metadata");
+        bytes[at..at + from.len()].copy_from_slice(to);
+        let error = load_generator(&bytes, &device).err().expect("an error");
+        assert!(matches!(error, WeightsError::Mismatch(_)), "{error}");
+    }
+
+    #[test]
     fn garbage_and_truncated_files_are_errors() {
         let device = Device::flex();
         assert!(matches!(load_generator(b"not a model", &device), Err(WeightsError::Corrupt(_))));
         let config = GeneratorConfig::new(4);
-        let bytes = generator_to_bytes(&config.init(&device), &config, false).unwrap();
+        let bytes = generator_to_bytes(&config.init(&device), &config, Precision::Full).unwrap();
         let truncated = &bytes[..bytes.len() / 2];
         assert!(load_generator(truncated, &device).is_err());
     }
@@ -182,7 +370,7 @@ mod tests {
     fn a_file_of_another_architecture_is_an_error() {
         let device = Device::flex();
         let config = GeneratorConfig::new(4);
-        let mut bytes = generator_to_bytes(&config.init(&device), &config, false).unwrap();
+        let mut bytes = generator_to_bytes(&config.init(&device), &config, Precision::Full).unwrap();
         // Claim width 8 while holding width-4 tensors: same JSON length, so the header stays valid.
         let (from, to) = (br#""width":4"#, br#""width":8"#);
         let at = bytes.windows(from.len()).position(|w| w == from).expect("config in metadata");

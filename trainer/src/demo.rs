@@ -87,7 +87,7 @@ pub fn demo(options: DemoOptions) -> Result<()> {
     println!("\n3/3 exporting and sampling");
     let generator = run.join("generator.bpk");
     let half = run.join("generator-half.bpk");
-    crate::export::export(&run, &half, true, crate::export::Format::Burnpack, false)?;
+    crate::export::export(&run, &half, atelier_shared::Precision::Half, crate::export::Format::Burnpack, false)?;
     // Beside the gallery's own weights (never over them), for `trunk serve` + `?weights=demo`.
     let gallery_assets = Path::new("web/assets");
     let for_gallery = gallery_assets.is_dir().then(|| gallery_assets.join("demo.bpk"));

@@ -2,7 +2,7 @@
 //! file), and portraits out of a weights file.
 
 use anyhow::{Context, Result, bail};
-use atelier_shared::{Generator, GeneratorConfig, IMAGE_SIZE, generator_to_bytes, latent_batch, load_generator, to_rgb_images};
+use atelier_shared::{Generator, GeneratorConfig, IMAGE_SIZE, Precision, generator_to_bytes, latent_batch, load_generator, to_rgb_images};
 use burn::tensor::Device;
 use clap::ValueEnum;
 use std::path::Path;
@@ -18,17 +18,17 @@ pub enum Format {
 }
 
 /// Writes a generator (already in eval mode) to `out`, atomically.
-pub fn write_generator(generator: &Generator, config: &GeneratorConfig, out: &Path, half: bool, format: Format) -> Result<()> {
+pub fn write_generator(generator: &Generator, config: &GeneratorConfig, out: &Path, precision: Precision, format: Format) -> Result<()> {
     let bytes = match format {
-        Format::Burnpack => generator_to_bytes(generator, config, half)?,
-        Format::Safetensors => crate::pytorch::to_safetensors(generator, config, half)?,
+        Format::Burnpack => generator_to_bytes(generator, config, precision)?,
+        Format::Safetensors => crate::pytorch::to_safetensors(generator, config, precision)?,
     };
     crate::atomic::write(out, &bytes)
 }
 
 /// `trainer export --run DIR --out FILE`: the generator the run paints with (its weight average
 /// where it keeps one), or with `live` the generator as it trains.
-pub fn export(run: &Path, out: &Path, half: bool, format: Format, live: bool) -> Result<u64> {
+pub fn export(run: &Path, out: &Path, precision: Precision, format: Format, live: bool) -> Result<u64> {
     let dir = checkpoint::find(run).with_context(|| format!("no checkpoint found in {}: is it a training run folder?", run.display()))?;
     let state = checkpoint::read_state(&dir)?;
     let device = Device::flex();
@@ -38,14 +38,14 @@ pub fn export(run: &Path, out: &Path, half: bool, format: Format, live: bool) ->
         checkpoint::load_painter(&dir, &state.generator, &device)?
     };
     println!("exporting {which} at step {}", state.step);
-    write_generator(&generator, &state.generator, out, half, format)?;
+    write_generator(&generator, &state.generator, out, precision, format)?;
     Ok(state.step)
 }
 
 /// `trainer export --weights FILE --out FILE`: a weights file in another format or precision.
-pub fn convert(weights: &Path, out: &Path, half: bool, format: Format) -> Result<()> {
+pub fn convert(weights: &Path, out: &Path, precision: Precision, format: Format) -> Result<()> {
     let (generator, config) = load_weights(weights, &Device::flex())?;
-    write_generator(&generator, &config, out, half, format)
+    write_generator(&generator, &config, out, precision, format)
 }
 
 /// The painter id of a weights file, as share links carry it.

@@ -206,9 +206,13 @@ struct ExportArgs {
     /// Output file.
     #[arg(long)]
     out: PathBuf,
-    /// Store conv and linear weights as 16-bit floats (half the size; for the web).
+    /// Store the convolution kernels as 16-bit floats (half the size).
     #[arg(long)]
     half: bool,
+    /// Store the convolution kernels as 8-bit integers with a scale per output channel (a
+    /// quarter of the size; what the gallery ships). Burnpack only.
+    #[arg(long, conflicts_with = "half")]
+    int8: bool,
     /// File format.
     #[arg(long, value_enum, default_value_t = Format::Burnpack)]
     format: Format,
@@ -226,9 +230,13 @@ struct ImportArgs {
     /// Output weights file (for `sample`, `curate`, `evaluate` and the gallery).
     #[arg(long)]
     out: PathBuf,
-    /// Store conv weights as 16-bit floats (half the size; for the web).
+    /// Store the convolution kernels as 16-bit floats (half the size).
     #[arg(long)]
     half: bool,
+    /// Store the convolution kernels as 8-bit integers with a scale per output channel (a
+    /// quarter of the size; what the gallery ships).
+    #[arg(long, conflicts_with = "half")]
+    int8: bool,
 }
 
 #[derive(Args)]
@@ -350,9 +358,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train(args),
         Command::Export(args) => {
             let what = match (&args.run, &args.weights) {
-                (Some(run), _) => format!("generator at step {}", export::export(run, &args.out, args.half, args.format, args.live)?),
+                (Some(run), _) => format!("generator at step {}", export::export(run, &args.out, precision(args.half, args.int8), args.format, args.live)?),
                 (None, Some(weights)) => {
-                    export::convert(weights, &args.out, args.half, args.format)?;
+                    export::convert(weights, &args.out, precision(args.half, args.int8), args.format)?;
                     format!("from {}", weights.display())
                 }
                 (None, None) => unreachable!("clap requires --run or --weights"),
@@ -361,7 +369,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Import(args) => {
-            let config = pytorch::import(&args.pytorch, &args.out, args.half)?;
+            let config = pytorch::import(&args.pytorch, &args.out, precision(args.half, args.int8))?;
             let what = format!("the article's generator at width {}", config.width);
             println!("{}", export::written_line(&args.out, &what, Format::Burnpack)?);
             Ok(())
@@ -420,6 +428,15 @@ fn run(cli: Cli) -> Result<()> {
             println!("painter {painter} (the gallery links to seed N of it as #seed=N&painter={painter})");
             Ok(())
         }
+    }
+}
+
+/// The precision `--half` / `--int8` ask for (clap lets at most one through).
+fn precision(half: bool, int8: bool) -> atelier_shared::Precision {
+    match (half, int8) {
+        (true, _) => atelier_shared::Precision::Half,
+        (_, true) => atelier_shared::Precision::Int8,
+        _ => atelier_shared::Precision::Full,
     }
 }
 

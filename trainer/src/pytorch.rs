@@ -12,7 +12,7 @@
 //! readers.
 
 use anyhow::{Context, Result, bail};
-use atelier_shared::{Generator, GeneratorConfig};
+use atelier_shared::{Generator, GeneratorConfig, Precision};
 use burn::module::Module;
 use burn::store::{FloatCastAdapter, HalfPrecisionAdapter, ModuleSnapshot, ModuleStore, PytorchStore, SafetensorsStore};
 use burn::store::burn_pack::Tensor as PackTensor;
@@ -61,7 +61,7 @@ fn article_layout(config: &GeneratorConfig) -> Vec<ArticleTensor> {
 /// `trainer import`: reads the article's generator from `source` (a PyTorch `.pt`/`.pth`, or a
 /// `.safetensors` file), checks it name by name and shape by shape, and writes our weights file.
 /// Nothing is written unless every tensor fits.
-pub fn import(source: &Path, out: &Path, half: bool) -> Result<GeneratorConfig> {
+pub fn import(source: &Path, out: &Path, precision: Precision) -> Result<GeneratorConfig> {
     let tensors = read_state_dict(source)?;
     let config = check_layout(&tensors).with_context(|| format!("{} is not the article's generator", source.display()))?;
     let mut generator = config.init(&Device::flex());
@@ -77,7 +77,7 @@ pub fn import(source: &Path, out: &Path, half: bool) -> Result<GeneratorConfig> 
     if !applied.errors.is_empty() || !applied.missing.is_empty() {
         bail!("{} cannot be loaded into the generator:\n{applied}", source.display());
     }
-    crate::export::write_generator(&generator.valid(), &config, out, half, crate::export::Format::Burnpack)?;
+    crate::export::write_generator(&generator.valid(), &config, out, precision, crate::export::Format::Burnpack)?;
     Ok(config)
 }
 
@@ -153,9 +153,13 @@ fn check_layout(tensors: &BTreeMap<String, PackTensor>) -> Result<GeneratorConfi
 }
 
 /// The generator as a safetensors file under the article's names, `num_batches_tracked`
-/// included, with our architecture in its metadata; `half` stores the weights as F16.
-pub fn to_safetensors(generator: &Generator, config: &GeneratorConfig, half: bool) -> Result<Vec<u8>> {
-    let adapter: Option<Box<dyn burn::store::ModuleAdapter>> = half.then(|| Box::new(HalfPrecisionAdapter::new()) as _);
+/// included, with our architecture in its metadata; [`Precision::Half`] stores the weights as F16.
+pub fn to_safetensors(generator: &Generator, config: &GeneratorConfig, precision: Precision) -> Result<Vec<u8>> {
+    let adapter: Option<Box<dyn burn::store::ModuleAdapter>> = match precision {
+        Precision::Full => None,
+        Precision::Half => Some(Box::new(HalfPrecisionAdapter::new())),
+        Precision::Int8 => bail!("the PyTorch export holds floats only: use --half, or neither, with --format safetensors"),
+    };
     let mut ours: BTreeMap<String, PackTensor> = generator.collect(None, adapter, false).into_iter().map(|t| (t.name.clone(), t)).collect();
     // PyTorch counts the batches a BatchNorm has seen; it only uses the count when its momentum is
     // None, which the article's is not, so zero is as good as any.
@@ -218,7 +222,7 @@ mod tests {
     fn safetensors_out_and_back_in_is_the_same_generator() {
         let config = GeneratorConfig::new(2);
         let generator = config.init(&Device::flex()).valid();
-        let bytes = to_safetensors(&generator, &config, false).unwrap();
+        let bytes = to_safetensors(&generator, &config, Precision::Full).unwrap();
         let parsed = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         let mut names: Vec<String> = parsed.names().into_iter().map(str::to_string).collect();
         let mut article: Vec<String> = article_layout(&config).into_iter().map(|entry| entry.article).collect();
@@ -232,7 +236,7 @@ mod tests {
         for (name, file) in [("plain.safetensors", &bytes), ("data-parallel.safetensors", &prefixed)] {
             let (source, out) = (dir.path().join(name), dir.path().join(format!("{name}.bpk")));
             std::fs::write(&source, file).unwrap();
-            assert_eq!(import(&source, &out, false).unwrap(), config);
+            assert_eq!(import(&source, &out, Precision::Full).unwrap(), config);
             let (imported, _) = crate::export::load_weights(&out, &Device::flex()).unwrap();
             assert_eq!(paint(&imported), paint(&generator), "{name}");
         }

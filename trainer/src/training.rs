@@ -384,7 +384,7 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
         if let (Some(evaluator), Some(painter)) = (&mut evaluator, painter.as_ref().filter(|_| evaluate_now)) {
             // Painted here, on the training device; measured on the evaluation thread.
             let device = painter.devices().into_iter().next().unwrap_or_default();
-            let weights = atelier_shared::generator_to_bytes(painter, &generator_config, false)?;
+            let weights = atelier_shared::generator_to_bytes(painter, &generator_config, atelier_shared::Precision::Full)?;
             evaluator.submit(step, export::generate(painter, 0, EVAL_PORTRAITS, &device)?, weights)?;
         }
         if let Some(evaluator) = &mut evaluator {
@@ -417,7 +417,7 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
     if step == total_steps && step > start_step {
         let generator = painter_of(average.as_ref(), &parts.generator);
         let out = run.join("generator.bpk");
-        export::write_generator(&generator, &generator_config, &out, false, export::Format::Burnpack)?;
+        export::write_generator(&generator, &generator_config, &out, atelier_shared::Precision::Full, export::Format::Burnpack)?;
     }
     Ok(TrainOutcome {
         run,

@@ -130,13 +130,18 @@ fn full_cycle(device: &str) {
     let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("checkpoint/state.json")).unwrap()).unwrap();
     assert!(state["best"]["swd"].as_f64().unwrap() > 0.0, "{state}");
 
-    // Export (full and half) and sampling.
+    // Export (full, half and 8-bit) and sampling.
     let full = dir.path().join("g.bpk");
     let half = dir.path().join("g-half.bpk");
+    let int8 = dir.path().join("g-int8.bpk");
     ok(&["export", "--run", run_s, "--out", full.to_str().unwrap()]);
     ok(&["export", "--run", run_s, "--out", half.to_str().unwrap(), "--half"]);
+    ok(&["export", "--run", run_s, "--out", int8.to_str().unwrap(), "--int8"]);
     ok(&["export", "--run", run_s, "--out", dir.path().join("g.safetensors").to_str().unwrap(), "--format", "safetensors"]);
-    assert!(std::fs::metadata(&half).unwrap().len() < std::fs::metadata(&full).unwrap().len());
+    let size = |path: &Path| std::fs::metadata(path).unwrap().len();
+    assert!(size(&int8) < size(&half) && size(&half) < size(&full));
+    let refused = fails(&["export", "--run", run_s, "--out", dir.path().join("g8.safetensors").to_str().unwrap(), "--int8", "--format", "safetensors"]);
+    assert!(refused.contains("floats only") && !dir.path().join("g8.safetensors").exists(), "{refused}");
     let png = |name: &str| dir.path().join(name);
     ok(&["sample", "--weights", full.to_str().unwrap(), "--seed", "42", "--out", png("a.png").to_str().unwrap()]);
     ok(&["sample", "--weights", full.to_str().unwrap(), "--seed", "42", "--out", png("b.png").to_str().unwrap()]);
@@ -149,6 +154,10 @@ fn full_cycle(device: &str) {
     ok(&["sample", "--weights", back.to_str().unwrap(), "--seed", "42", "--out", png("back.png").to_str().unwrap()]);
     assert_eq!(std::fs::read(png("a.png")).unwrap(), std::fs::read(png("back.png")).unwrap(), "export → import changed the portrait");
     ok(&["sample", "--weights", half.to_str().unwrap(), "--seed", "7", "--count", "3", "--out", png("many").to_str().unwrap()]);
+    ok(&["sample", "--weights", int8.to_str().unwrap(), "--seed", "42", "--out", png("int8.png").to_str().unwrap()]);
+    let (exact, eight_bit) = (image::open(png("a.png")).unwrap().to_rgb8(), image::open(png("int8.png")).unwrap().to_rgb8());
+    let worst = exact.as_raw().iter().zip(eight_bit.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+    assert!(worst <= 16, "the 8-bit file paints portrait 42 {worst}/255 away from the full-precision one");
     for seed in 7..10 {
         assert!(png("many").join(format!("seed-{seed}.png")).is_file());
     }
