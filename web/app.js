@@ -19,7 +19,8 @@ const $ = (id) => document.getElementById(id);
 const state = { painter: null, manifest: null, entry: null, notice: '', seeds: [], shown: 0, started: performance.now(), firstPortrait: false };
 
 /** The painter's thread, and `ask(call, args)`: a promise of what `worker.js` answers. */
-const worker = new Worker('./worker.js', { type: 'module' });
+const BACKEND = new URLSearchParams(location.search).get('backend') ?? 'auto';
+const worker = new Worker(`./worker.js?backend=${encodeURIComponent(BACKEND)}`, { type: 'module' });
 const pending = new Map();
 let nextCall = 0;
 function ask(call, args, transfer = []) {
@@ -249,16 +250,16 @@ const cacheKey = (entry) => `assets/${entry.weights}?painter=${entry.id}`;
  * cache where an earlier visit kept them, else from the network (then kept, once the painter has
  * confirmed the file is the one its id names). A kept copy that is not is dropped and fetched again.
  */
-async function startPainter(entry, backend, cache) {
+async function startPainter(entry, cache) {
   const key = entry.id && cache ? cacheKey(entry) : null;
   const kept = key && await cache.match(key);
   const weights = kept ? new Uint8Array(await kept.arrayBuffer()) : await fetchWithProgress(`assets/${entry.weights}`);
   const copy = key && !kept ? new Blob([weights]) : null;
   document.body.dataset.weightsFrom = kept ? 'cache' : 'network';
   setStatus('Starting the painter…');
-  const painter = await ask('start', { weights, backend }, [weights.buffer]);
+  const painter = await ask('start', { weights }, [weights.buffer]);
   if (entry.id && painter.id !== entry.id) {
-    if (kept) { await cache.delete(key); return startPainter(entry, backend, cache); }
+    if (kept) { await cache.delete(key); return startPainter(entry, cache); }
     throw new Error(`assets/${entry.weights} is not painter ${entry.id} (its id is ${painter.id})`);
   }
   // A full or refused cache only means the next visit downloads the weights again.
@@ -293,8 +294,7 @@ async function main() {
       const list = await fetch(`assets/${state.entry.seeds}`);
       if (list.ok) state.seeds = (await list.json()).map((s) => BigInt(s));
     } catch { /* no curated list: seeds 0, 1, 2, … */ }
-    const backend = new URLSearchParams(location.search).get('backend') ?? 'auto';
-    state.painter = await startPainter(state.entry, backend, cache);
+    state.painter = await startPainter(state.entry, cache);
     if (cache) forgetOldPainters(cache, state.manifest).catch(() => {});
     document.body.dataset.painter = state.painter.id;
     $('progress').hidden = true;

@@ -1,10 +1,32 @@
 // The painter's own thread: it holds the WebAssembly module and the generator, so a batch painted
-// on the CPU fallback (a quarter of a second or more of solid work) never freezes the page.
-// The page (`app.js`) calls it through `postMessage` with `{ call, args, id }` and gets back
-// `{ id, result }` or `{ id, error }`; pixels come back as transferred buffers, not copies.
-import init, { Painter, parseSeed, parsePainterId } from './atelier-web.js';
+// on the CPU fallback never freezes the page. The page (`app.js`) starts it as
+// `worker.js?backend=auto|webgpu|cpu`, calls it through `postMessage` with `{ call, args, id }`
+// and gets back `{ id, result }` or `{ id, error }`; pixels come back as transferred buffers.
 
-const ready = init({ module_or_path: './atelier-web_bg.wasm' });
+// Two builds of the same module: the whole one, and one without the WebGPU path (three quarters
+// of the code) for browsers where WebGPU is missing or only emulated, which would paint on the
+// CPU anyway.
+const WHOLE = './atelier-web.js';
+const CPU_ONLY = './cpu/atelier-web.js';
+
+async function moduleFor(backend) {
+  if (backend === 'cpu') return CPU_ONLY;
+  if (backend === 'webgpu') return WHOLE;
+  try {
+    const adapter = await navigator.gpu?.requestAdapter();
+    const emulated = adapter && (adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter);
+    return adapter && !emulated ? WHOLE : CPU_ONLY;
+  } catch {
+    return CPU_ONLY;
+  }
+}
+
+const backend = new URL(self.location.href).searchParams.get('backend') ?? 'auto';
+const ready = moduleFor(backend).then(async (path) => {
+  const wasm = await import(path);
+  await wasm.default({ module_or_path: path.replace(/\.js$/, '_bg.wasm') });
+  return wasm;
+});
 let painter = null;
 
 const started = () => {
@@ -15,13 +37,13 @@ const pixels = (rgba) => ({ result: rgba, transfer: [rgba.buffer] });
 
 const calls = {
   // The URL's seed and painter id, through the strict parsers in Rust (undefined when invalid).
-  parse: ({ seed, painterId }) => ({
+  parse: ({ seed, painterId }, { parseSeed, parsePainterId }) => ({
     result: {
       seed: seed === null ? null : parseSeed(seed),
       painterId: painterId === null ? null : parsePainterId(painterId),
     },
   }),
-  start: async ({ weights, backend }) => {
+  start: async ({ weights }, { Painter }) => {
     painter = await Painter.create(weights, backend);
     const { id, deviceName, fellBack, imageSize } = painter;
     return { result: { id, deviceName, fellBack, imageSize } };
@@ -32,8 +54,7 @@ const calls = {
 
 self.onmessage = async ({ data: { id, call, args } }) => {
   try {
-    await ready;
-    const { result, transfer = [] } = await calls[call](args);
+    const { result, transfer = [] } = await calls[call](args, await ready);
     self.postMessage({ id, result }, transfer);
   } catch (error) {
     self.postMessage({ id, error: String(error?.message ?? error) });

@@ -58,6 +58,8 @@ const server = createServer(async (req, res) => {
 await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
 const base = `http://127.0.0.1:${server.address().port}`;
 
+/** How often each of the two modules has been served: the whole one and the CPU-only one. */
+const modulesServed = () => ({ whole: served['/atelier-web_bg.wasm'] ?? 0, cpuOnly: served['/cpu/atelier-web_bg.wasm'] ?? 0 });
 const failures = [];
 function check(condition, what) {
   console.log(`${condition ? 'ok  ' : 'FAIL'} ${what}`);
@@ -131,12 +133,15 @@ try {
   let context = await launch(true);
   let page = await open(context, `${base}/`);
   check(await page.evaluate(() => document.body.dataset.state) === 'ready', 'gallery page is ready (WebGPU flags)');
+  const emulated = modulesServed();
+  check(emulated.whole === 0 && emulated.cpuOnly === 1, `where WebGPU is only emulated, the page loads the CPU-only module (${JSON.stringify(emulated)})`);
   checkGallery(await gridStats(page), 'auto');
   const firstVisit = await page.evaluate(() => document.body.dataset.weightsFrom);
   await page.screenshot({ path: join(artifacts, 'gallery.png'), fullPage: true });
   timings.auto = await page.evaluate(() => ({ ...document.body.dataset }));
 
   page = await open(context, `${base}/?backend=webgpu#seed=42&painter=${current.id}`);
+  check(modulesServed().whole === 1, `?backend=webgpu loads the whole module (${JSON.stringify(modulesServed())})`);
   const device = await page.evaluate(() => document.body.dataset.device ?? '');
   check(device.startsWith('WebGPU') && await page.evaluate(() => document.body.dataset.fellBack) === 'false',
     `?backend=webgpu paints on WebGPU (${device})`);
@@ -197,7 +202,10 @@ try {
 
   // Without WebGPU: the CPU fallback.
   context = await launch(false);
+  const before = modulesServed();
   page = await open(context, `${base}/#seed=42&painter=${current.id}`);
+  const after = modulesServed();
+  check(after.whole === before.whole && after.cpuOnly === before.cpuOnly + 1, `without WebGPU the page loads the CPU-only module (${JSON.stringify({ before, after })})`);
   const fellBack = await page.evaluate(() => document.body.dataset.fellBack);
   const status = await page.evaluate(() => document.getElementById('status').textContent);
   check(fellBack === 'true' && status.includes('CPU'), `without WebGPU the page says it paints on the CPU ("${status}")`);

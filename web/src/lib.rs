@@ -132,8 +132,9 @@ impl Painter {
 }
 
 /// WebGPU if the choice and the browser allow it, else the CPU backend.
+#[cfg(feature = "webgpu")]
 async fn start_device(choice: BackendChoice) -> Result<(Device, String, bool), JsError> {
-    let cpu = || (Device::flex(), "the CPU (WebAssembly fallback)".to_string(), true);
+    let cpu = || (Device::flex(), CPU_FALLBACK.to_string(), true);
     if choice == BackendChoice::Cpu {
         return Ok(cpu());
     }
@@ -156,6 +157,17 @@ async fn start_device(choice: BackendChoice) -> Result<(Device, String, bool), J
         }
     }
 }
+
+/// The module without the WebGPU path, which the page loads where WebGPU is missing or emulated.
+#[cfg(not(feature = "webgpu"))]
+async fn start_device(choice: BackendChoice) -> Result<(Device, String, bool), JsError> {
+    match choice {
+        BackendChoice::WebGpu => Err(JsError::new("this module was built without WebGPU (the `webgpu` feature)")),
+        _ => Ok((Device::flex(), format!("{CPU_FALLBACK}: this browser has no usable WebGPU"), true)),
+    }
+}
+
+const CPU_FALLBACK: &str = "the CPU (WebAssembly fallback)";
 
 #[cfg(test)]
 mod tests {
