@@ -18,8 +18,10 @@ const WEIGHTS_CACHE = 'atelier-painters';
 const $ = (id) => document.getElementById(id);
 const state = { painter: null, manifest: null, entry: null, notice: '', seeds: [], shown: 0, started: performance.now(), firstPortrait: false };
 
-/** The painter's thread, and `ask(call, args)`: a promise of what `worker.js` answers. */
+// `?backend=webgpu` or `?backend=cpu` forces a backend (and the module the worker loads).
 const BACKEND = new URLSearchParams(location.search).get('backend') ?? 'auto';
+
+/** The painter's thread, and `ask(call, args)`: a promise of what `worker.js` answers. */
 const worker = new Worker(`./worker.js?backend=${encodeURIComponent(BACKEND)}`, { type: 'module' });
 const pending = new Map();
 let nextCall = 0;

@@ -44,6 +44,9 @@ const calls = {
     },
   }),
   start: async ({ weights }, { Painter }) => {
+    // Started again (a kept copy of the weights that was not what its id names): free the first.
+    painter?.free();
+    painter = null;
     painter = await Painter.create(weights, backend);
     const { id, deviceName, fellBack, imageSize } = painter;
     return { result: { id, deviceName, fellBack, imageSize } };
