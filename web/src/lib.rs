@@ -1,7 +1,9 @@
 //! The gallery's engine: the shared generator compiled to WebAssembly, running on WebGPU
 //! through burn's wgpu backend, or on burn's `flex` CPU backend where the browser has no
-//! usable WebGPU. It runs in the page's painting thread (`web/worker.js`), off the page's own
-//! thread; the page (`web/app.js`) owns the DOM. This crate turns seeds into pixels.
+//! usable WebGPU. Without its `webgpu` feature it builds the gallery's CPU-only module (an
+//! eighth of the size), for browsers that would paint on the CPU anyway. It runs in the page's
+//! painting thread (`web/worker.js`), off the page's own thread; the page (`web/app.js`) owns the
+//! DOM. This crate turns seeds into pixels.
 //!
 //! Every tensor read here is async (`into_data_async`): a synchronous read panics in a browser.
 
