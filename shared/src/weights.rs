@@ -361,9 +361,12 @@ mod tests {
         let device = Device::flex();
         assert!(matches!(load_generator(b"not a model", &device), Err(WeightsError::Corrupt(_))));
         let config = GeneratorConfig::new(4);
-        let bytes = generator_to_bytes(&config.init(&device), &config, Precision::Full).unwrap();
-        let truncated = &bytes[..bytes.len() / 2];
-        assert!(load_generator(truncated, &device).is_err());
+        for precision in [Precision::Full, Precision::Int8] {
+            let bytes = generator_to_bytes(&config.init(&device), &config, precision).unwrap();
+            for cut in [bytes.len() / 2, bytes.len() - 1] {
+                assert!(load_generator(&bytes[..cut], &device).is_err(), "{precision:?} cut at {cut}");
+            }
+        }
     }
 
     #[test]
