@@ -137,7 +137,7 @@ function portraitLink(seed) {
   return `#seed=${seed}&painter=${state.painter.id}`;
 }
 
-/** A URL parameter, from the fragment (`#seed=42&painter=efdb45`) or the query. */
+/** A URL parameter, from the fragment (`#seed=42&painter=fae341`) or the query. */
 function urlParameter(name) {
   return new URLSearchParams(location.hash.slice(1)).get(name) ?? new URLSearchParams(location.search).get(name);
 }
