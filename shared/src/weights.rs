@@ -100,9 +100,9 @@ pub fn generator_to_bytes(
         Precision::Full => {}
         Precision::Half => store = store.with_to_adapter(HalfPrecisionAdapter::new()),
         Precision::Int8 => {
-            // The scales go into the metadata, which is written before the tensors, so they are
-            // computed here; the adapter quantizes each kernel again (the same levels) as it is written.
-            let mut scales = BTreeMap::new();
+            // Each kernel quantized once, here: its scales go into the metadata (written before
+            // the tensors), its levels replace it as the tensors are written.
+            let (mut levels, mut scales) = (BTreeMap::new(), BTreeMap::new());
             for tensor in generator.collect(None, None, false).iter().filter(|t| is_kernel(t)) {
                 let unreadable = |e: String| WeightsError::Save(format!("{}: {e}", tensor.name));
                 let data = bridge::to_data(tensor).map_err(|e| unreadable(e.to_string()))?;
@@ -110,10 +110,12 @@ pub fn generator_to_bytes(
                 if !values.iter().all(|v| v.is_finite()) {
                     return Err(WeightsError::Save(format!("{} holds a value that is not a finite number", tensor.name)));
                 }
-                scales.insert(tensor.name.clone(), quantize_kernel(&values, tensor.shape.dims()).1);
+                let (kernel_levels, kernel_scales) = quantize_kernel(&values, tensor.shape.dims());
+                levels.insert(tensor.name.clone(), kernel_levels);
+                scales.insert(tensor.name.clone(), kernel_scales);
             }
             let scales_json = serde_json::to_string(&scales).map_err(|e| WeightsError::Save(e.to_string()))?;
-            store = store.metadata(INT8_SCALES_KEY, scales_json).with_to_adapter(KernelsToInt8);
+            store = store.metadata(INT8_SCALES_KEY, scales_json).with_to_adapter(KernelsToInt8 { levels: Arc::new(levels) });
         }
     }
     generator.save_into(&mut store).map_err(|e| WeightsError::Save(e.to_string()))?;
@@ -191,21 +193,19 @@ fn dequantize_kernel(levels: &[i8], shape: [usize; 4], scales: &[f32]) -> Vec<f3
     levels.iter().zip(output_channels(shape)).map(|(&q, c)| f32::from(q) * scales[c]).collect()
 }
 
-/// Saving at [`Precision::Int8`]: each kernel → its 8-bit levels (the scales are in the metadata).
+/// Saving at [`Precision::Int8`]: each kernel → its 8-bit levels, quantized beforehand (the
+/// scales are in the metadata).
 #[derive(Clone)]
-struct KernelsToInt8;
+struct KernelsToInt8 {
+    levels: Arc<BTreeMap<String, Vec<i8>>>,
+}
 
 impl ModuleAdapter for KernelsToInt8 {
     fn adapt(&self, tensor: burn_pack::Tensor, _ctx: ModuleContext<'_>) -> burn_pack::Tensor {
-        if !is_kernel(&tensor) {
-            return tensor;
+        match self.levels.get(&tensor.name).filter(|_| is_kernel(&tensor)) {
+            Some(levels) => bridge::from_data(TensorData::new(levels.clone(), tensor.shape.clone()), tensor.name.clone(), tensor.param_id),
+            None => tensor,
         }
-        let (name, shape) = (tensor.name.clone(), tensor.shape.clone());
-        let dims = shape.dims();
-        bridge::map_data(tensor, name, DType::I8, shape.clone(), move |data| {
-            let values = data.convert::<f32>().try_to_vec::<f32>().expect("a float kernel");
-            TensorData::new(quantize_kernel(&values, dims).0, shape.clone())
-        })
     }
 
     fn clone_box(&self) -> Box<dyn ModuleAdapter> {
@@ -297,17 +297,29 @@ mod tests {
         assert_eq!(sample(&generator, &device), sample(&loaded, &device));
     }
 
+    /// A fresh width-8 generator.
+    fn width_8() -> (Generator, GeneratorConfig) {
+        let config = GeneratorConfig::new(8);
+        (config.init(&Device::flex()).valid(), config)
+    }
+
+    /// `generator` at `precision`: (its file, the F32 file's size, the largest difference between
+    /// what the two paint).
+    fn at_precision(generator: &Generator, config: &GeneratorConfig, precision: Precision) -> (Vec<u8>, usize, f32) {
+        let device = Device::flex();
+        let full = generator_to_bytes(generator, config, Precision::Full).unwrap();
+        let bytes = generator_to_bytes(generator, config, precision).unwrap();
+        let (loaded, _) = load_generator(&bytes, &device).unwrap();
+        let (a, b) = (sample(generator, &device), sample(&loaded, &device));
+        let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        (bytes, full.len(), worst)
+    }
+
     #[test]
     fn half_precision_is_smaller_and_close() {
-        let device = Device::flex();
-        let config = GeneratorConfig::new(8);
-        let generator = config.init(&device).valid();
-        let full = generator_to_bytes(&generator, &config, Precision::Full).unwrap();
-        let half = generator_to_bytes(&generator, &config, Precision::Half).unwrap();
-        assert!(half.len() * 10 < full.len() * 6, "{} vs {}", half.len(), full.len());
-        let (loaded, _) = load_generator(&half, &device).unwrap();
-        let (a, b) = (sample(&generator, &device), sample(&loaded, &device));
-        let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        let (generator, config) = width_8();
+        let (half, full_len, worst) = at_precision(&generator, &config, Precision::Half);
+        assert!(half.len() * 10 < full_len * 6, "{} vs {full_len}", half.len());
         assert!(worst < 0.02, "largest difference {worst}");
     }
 
@@ -330,15 +342,9 @@ mod tests {
 
     #[test]
     fn int8_files_are_a_quarter_the_size_and_close() {
-        let device = Device::flex();
-        let config = GeneratorConfig::new(8);
-        let generator = config.init(&device).valid();
-        let full = generator_to_bytes(&generator, &config, Precision::Full).unwrap();
-        let int8 = generator_to_bytes(&generator, &config, Precision::Int8).unwrap();
-        assert!(int8.len() * 10 < full.len() * 3, "{} vs {}", int8.len(), full.len());
-        let (loaded, _) = load_generator(&int8, &device).unwrap();
-        let (a, b) = (sample(&generator, &device), sample(&loaded, &device));
-        let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        let (generator, config) = width_8();
+        let (int8, full_len, worst) = at_precision(&generator, &config, Precision::Int8);
+        assert!(int8.len() * 10 < full_len * 3, "{} vs {full_len}", int8.len());
         assert!(worst > 0.0 && worst < 0.05, "largest difference {worst}");
         assert_eq!(generator_to_bytes(&generator, &config, Precision::Int8).unwrap(), int8, "the same generator, the same file");
     }
