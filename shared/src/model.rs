@@ -159,7 +159,7 @@ impl Generator {
         assert_eq!(dim, self.latent_dim, "latent has {dim} values, the generator takes {}", self.latent_dim);
         let mut x = latent.reshape([batch, dim, 1, 1]);
         for block in &self.blocks {
-            x = relu(normalize(&block.norm, transposed_conv(&block.conv, x)));
+            x = rectify(normalize(&block.norm, transposed_conv(&block.conv, x)));
         }
         transposed_conv(&self.output, x).tanh()
     }
@@ -252,6 +252,16 @@ fn leaky<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     leaky_relu(x, LEAKY_SLOPE)
 }
 
+/// ReLU, through the CPU kernel of LeakyReLU (with slope 0) where it applies: burn's ReLU and
+/// its gradient run on one thread while the other cores wait.
+fn rectify<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    #[cfg(feature = "cpu-kernels")]
+    if crate::cpu_kernels::applies(&x.device(), x.dtype()) {
+        return crate::cpu_kernels::leaky_relu(x, 0.0);
+    }
+    relu(x)
+}
+
 /// `norm.forward(x)`, through the one-pass CPU kernel when training where it applies.
 fn normalize<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "cpu-kernels")]
@@ -303,7 +313,7 @@ mod tests {
         assert_eq!(trainable_params(&d_instance), 11_148_097);
     }
 
-    /// The one-pass CPU BatchNorm and LeakyReLU give burn's outputs, gradients and running
+    /// The one-pass CPU BatchNorm, LeakyReLU and ReLU give burn's outputs, gradients and running
     /// statistics.
     #[cfg(feature = "cpu-kernels")]
     #[test]
@@ -333,6 +343,15 @@ mod tests {
         let d = max_difference(ours.running_var.value_sync(), reference.running_var.value_sync());
         assert!(d < 1e-5, "running variances differ by {d}");
         assert!(max_difference(ours.running_mean.value_sync(), Tensor::zeros([6], &device)) > 1e-3, "running mean not updated");
+
+        let probe = Tensor::<4>::random([5, 6, 3, 4], Distribution::Normal(0.0, 1.0), &device);
+        let (out_ours, out_reference) = (rectify(x.clone()), relu(x.clone()));
+        let difference = max_difference(out_ours.clone().inner().flatten(0, 3), out_reference.clone().inner().flatten(0, 3));
+        assert!(difference == 0.0, "ReLU outputs differ by {difference}");
+        let grads_ours = (out_ours * probe.clone()).sum().backward();
+        let grads_reference = (out_reference * probe).sum().backward();
+        let dx = max_difference(x.grad(&grads_ours).unwrap().flatten(0, 3), x.grad(&grads_reference).unwrap().flatten(0, 3));
+        assert!(dx == 0.0, "ReLU input gradients differ by {dx}");
     }
 
     /// After recalibration every BatchNorm holds the mean of its per-batch statistics, and the

@@ -17,6 +17,9 @@
 
 use gemm::Parallelism;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
+
+use super::written;
 
 /// Kernel taps per channel: 4×4.
 const TAPS: usize = 16;
@@ -92,8 +95,8 @@ fn pixel_rows<'a>(small: &'a [f32], g: Geometry, scratch: &'a mut Vec<f32>) -> (
     if small.len() == g.small_image_len() {
         (small, (1, g.small_pixels()))
     } else {
-        scratch.resize(small.len(), 0.0);
-        transpose_images(small, scratch, g.small_channels, g.small_pixels());
+        // SAFETY: a transpose writes every value.
+        *scratch = unsafe { written(small.len(), |pixel_major| transpose_images(small, pixel_major, g.small_channels, g.small_pixels())) };
         (scratch, (g.small_channels, 1))
     }
 }
@@ -106,29 +109,37 @@ pub fn down(large: &[f32], kernel: &[f32], g: Geometry) -> Vec<f32> {
 fn down_in_groups(large: &[f32], kernel: &[f32], g: Geometry, group: usize) -> Vec<f32> {
     check(large, kernel, None, g);
     let (pixels, patch, channels) = (g.small_pixels(), g.patch_len(), g.small_channels);
-    let mut small = vec![0.0; g.small_len()];
     if group == 1 {
-        let images = small.par_chunks_mut(g.small_image_len()).zip(large.par_chunks(g.large_image_len()));
-        images.for_each_init(Vec::new, |patches, (out, image)| {
-            im2col_image(image, g, patches);
-            // small channels × pixels = kernel · patchesᵀ
-            matmul((channels, pixels, patch), out, (pixels, 1), kernel, (patch, 1), patches, (1, patch), false, false);
-        });
-        return small;
+        // SAFETY: each image's product fills its output (see `Fill`).
+        return unsafe {
+            written(g.small_len(), |small| {
+                let images = small.par_chunks_mut(g.small_image_len()).zip(large.par_chunks(g.large_image_len()));
+                images.for_each(|(out, image)| {
+                    let patches = im2col_image(image, g);
+                    // small channels × pixels = kernel · patchesᵀ
+                    matmul((channels, pixels, patch), Fill(out), (pixels, 1), kernel, (patch, 1), &patches, (1, patch), false);
+                });
+            })
+        };
     }
     // The product reads the kernel row by row: ~1.3× faster than reading it column-wise.
-    let mut kernel_t = vec![0.0; kernel.len()];
-    transpose(kernel, &mut kernel_t, channels, patch);
-    let (mut patches, mut transposed) = (Vec::new(), Vec::new());
-    for (images, out) in large.chunks(group * g.large_image_len()).zip(small.chunks_mut(group * g.small_image_len())) {
-        let rows = out.len() / channels;
-        im2col(images, g, &mut patches);
-        // pixels × small channels = patches · kernelᵀ
-        transposed.resize(out.len(), 0.0);
-        matmul((rows, channels, patch), &mut transposed, (channels, 1), &patches, (patch, 1), &kernel_t, (channels, 1), false, true);
-        transpose_images(&transposed, out, pixels, channels);
+    // SAFETY: a transpose writes every value.
+    let kernel_t = unsafe { written(kernel.len(), |kernel_t| transpose(kernel, kernel_t, channels, patch)) };
+    // SAFETY: the groups' transposes write every value of their outputs, and the groups cover
+    // the output; each product fills its own buffer.
+    unsafe {
+        written(g.small_len(), |small| {
+            for (images, out) in large.chunks(group * g.large_image_len()).zip(small.chunks_mut(group * g.small_image_len())) {
+                let rows = out.len() / channels;
+                let patches = im2col(images, g);
+                // pixels × small channels = patches · kernelᵀ
+                let transposed = written(out.len(), |transposed| {
+                    matmul((rows, channels, patch), Fill(transposed), (channels, 1), &patches, (patch, 1), &kernel_t, (channels, 1), true);
+                });
+                transpose_images(&transposed, out, pixels, channels);
+            }
+        })
     }
-    small
 }
 
 /// The transposed convolution: `small` → large image.
@@ -139,32 +150,40 @@ pub fn up(small: &[f32], kernel: &[f32], g: Geometry) -> Vec<f32> {
 fn up_in_groups(small: &[f32], kernel: &[f32], g: Geometry, group: usize) -> Vec<f32> {
     check(&[], kernel, Some(small), g);
     let (pixels, patch, channels) = (g.small_pixels(), g.patch_len(), g.small_channels);
-    let mut large = vec![0.0; g.large_len()];
     if group == 1 {
-        let images = large.par_chunks_mut(g.large_image_len()).zip(small.par_chunks(g.small_image_len()));
-        images.for_each_init(
-            || (Vec::new(), Vec::new()),
-            |(patches, bordered), (out, input)| {
-                patches.resize(pixels * patch, 0.0);
-                // patch gradients = pixels × small channels (read in place) · kernel
-                matmul((pixels, patch, channels), patches, (patch, 1), input, (1, pixels), kernel, (patch, 1), false, false);
-                for (c, plane) in out.chunks_exact_mut(g.large_pixels()).enumerate() {
-                    col2im_plane(patches, g, c, plane, bordered);
-                }
-            },
-        );
-        return large;
+        // SAFETY: `col2im_plane` writes every value of each plane, and each product fills its
+        // buffer.
+        return unsafe {
+            written(g.large_len(), |large| {
+                let images = large.par_chunks_mut(g.large_image_len()).zip(small.par_chunks(g.small_image_len()));
+                images.for_each_init(Vec::new, |bordered, (out, input)| {
+                    // patch gradients = pixels × small channels (read in place) · kernel
+                    let patches = written(pixels * patch, |patches| {
+                        matmul((pixels, patch, channels), Fill(patches), (patch, 1), input, (1, pixels), kernel, (patch, 1), false);
+                    });
+                    for (c, plane) in out.chunks_exact_mut(g.large_pixels()).enumerate() {
+                        col2im_plane(&patches, g, c, plane, bordered);
+                    }
+                });
+            })
+        };
     }
-    let (mut patches, mut scratch) = (Vec::new(), Vec::new());
-    for (inputs, images) in small.chunks(group * g.small_image_len()).zip(large.chunks_mut(group * g.large_image_len())) {
-        let rows = inputs.len() / channels;
-        let (inputs, strides) = pixel_rows(inputs, g, &mut scratch);
-        patches.resize(rows * patch, 0.0);
-        // patch gradients = pixels × small channels · kernel
-        matmul((rows, patch, channels), &mut patches, (patch, 1), inputs, strides, kernel, (patch, 1), false, true);
-        col2im(&patches, g, images);
+    let mut scratch = Vec::new();
+    // SAFETY: `col2im` writes every value of the group's images, the groups cover the output,
+    // and each product fills its buffer.
+    unsafe {
+        written(g.large_len(), |large| {
+            for (inputs, images) in small.chunks(group * g.small_image_len()).zip(large.chunks_mut(group * g.large_image_len())) {
+                let rows = inputs.len() / channels;
+                let (inputs, strides) = pixel_rows(inputs, g, &mut scratch);
+                // patch gradients = pixels × small channels · kernel
+                let patches = written(rows * patch, |patches| {
+                    matmul((rows, patch, channels), Fill(patches), (patch, 1), inputs, strides, kernel, (patch, 1), true);
+                });
+                col2im(&patches, g, images);
+            }
+        })
     }
-    large
 }
 
 /// The kernel's gradient, given the large image and the gradient at the small one (for
@@ -183,12 +202,17 @@ fn kernel_gradient_in_groups(large: &[f32], small: &[f32], g: Geometry, group: u
         let parts = large.par_chunks(per_part * g.large_image_len()).zip(small.par_chunks(per_part * g.small_image_len()));
         let partial: Vec<Vec<f32>> = parts
             .map(|(images, inputs)| {
-                let (mut patches, mut kernel) = (Vec::new(), vec![0.0; g.kernel_len()]);
-                let pairs = images.chunks(g.large_image_len()).zip(inputs.chunks(g.small_image_len()));
+                // kernelᵀ = Σ patchesᵀ · pixels × small channels (read in place), image by image
+                let product = |image: &[f32], input: &[f32], kernel: Destination<'_>| {
+                    let patches = im2col_image(image, g);
+                    matmul((patch, channels, pixels), kernel, (1, patch), &patches, (1, patch), input, (1, pixels), false);
+                };
+                let mut pairs = images.chunks(g.large_image_len()).zip(inputs.chunks(g.small_image_len()));
+                let (image, input) = pairs.next().expect("every part has an image");
+                // SAFETY: the product fills the kernel.
+                let mut kernel = unsafe { written(g.kernel_len(), |kernel| product(image, input, Fill(kernel))) };
                 for (image, input) in pairs {
-                    im2col_image(image, g, &mut patches);
-                    // kernelᵀ += patchesᵀ · pixels × small channels (read in place)
-                    matmul((patch, channels, pixels), &mut kernel, (1, patch), &patches, (1, patch), input, (1, pixels), true, false);
+                    product(image, input, AddTo(&mut kernel));
                 }
                 kernel
             })
@@ -200,16 +224,21 @@ fn kernel_gradient_in_groups(large: &[f32], small: &[f32], g: Geometry, group: u
         }
         return kernel;
     }
-    let (mut patches, mut scratch) = (Vec::new(), Vec::new());
-    let mut kernel = vec![0.0; g.kernel_len()];
-    let groups = large.chunks(group * g.large_image_len()).zip(small.chunks(group * g.small_image_len()));
-    for (i, (images, inputs)) in groups.enumerate() {
+    let mut scratch = Vec::new();
+    // kernelᵀ (patch values × small channels) = Σ patchesᵀ · pixels × small channels, group by
+    // group, written straight into the kernel's own layout.
+    let mut product = |images: &[f32], inputs: &[f32], kernel: Destination<'_>| {
         let rows = inputs.len() / channels;
-        im2col(images, g, &mut patches);
+        let patches = im2col(images, g);
         let (inputs, strides) = pixel_rows(inputs, g, &mut scratch);
-        // kernelᵀ (patch values × small channels) += patchesᵀ · pixels × small channels,
-        // written straight into the kernel's own layout.
-        matmul((patch, channels, rows), &mut kernel, (1, patch), &patches, (1, patch), inputs, strides, i > 0, true);
+        matmul((patch, channels, rows), kernel, (1, patch), &patches, (1, patch), inputs, strides, true);
+    };
+    let mut groups = large.chunks(group * g.large_image_len()).zip(small.chunks(group * g.small_image_len()));
+    let (images, inputs) = groups.next().expect("a batch of at least one image");
+    // SAFETY: the product fills the kernel.
+    let mut kernel = unsafe { written(g.kernel_len(), |kernel| product(images, inputs, Fill(kernel))) };
+    for (images, inputs) in groups {
+        product(images, inputs, AddTo(&mut kernel));
     }
     kernel
 }
@@ -222,37 +251,53 @@ fn check(large: &[f32], kernel: &[f32], small: Option<&[f32]>, g: Geometry) {
     }
 }
 
-/// `dst (m×n) = lhs (m×k) · rhs (k×n)`, or `dst += …` with `accumulate`; strides are
-/// (row, column) pairs in elements. With `spread`, large products are split across threads;
-/// without, the product runs on the calling thread (whose caller spreads the work itself).
+/// Where a product goes.
+enum Destination<'a> {
+    /// Memory the product fills, every value of it (not read, so it need not hold values yet).
+    Fill(&'a mut [MaybeUninit<f32>]),
+    /// Values the product is added to.
+    AddTo(&'a mut [f32]),
+}
+use Destination::{AddTo, Fill};
+
+/// `dst (m×n) = lhs (m×k) · rhs (k×n)`, or `dst += …`; strides are (row, column) pairs in
+/// elements. With `spread`, large products are split across threads; without, the product runs
+/// on the calling thread (whose caller spreads the work itself).
 #[allow(clippy::too_many_arguments)]
 fn matmul(
     (m, n, k): (usize, usize, usize),
-    dst: &mut [f32],
+    dst: Destination,
     dst_strides: (usize, usize),
     lhs: &[f32],
     lhs_strides: (usize, usize),
     rhs: &[f32],
     rhs_strides: (usize, usize),
-    accumulate: bool,
     spread: bool,
 ) {
     let extent = |(rows, cols): (usize, usize), (row_stride, col_stride): (usize, usize)| {
         (rows - 1) * row_stride + (cols - 1) * col_stride + 1
     };
+    let (dst, dst_len, accumulate) = match dst {
+        Fill(dst) => {
+            assert!(dst.len() == m * n && (dst_strides == (n, 1) || dst_strides == (1, m)), "a product fills all of its destination");
+            (dst.as_mut_ptr().cast::<f32>(), dst.len(), false)
+        }
+        AddTo(dst) => (dst.as_mut_ptr(), dst.len(), true),
+    };
     assert!(m > 0 && n > 0 && k > 0);
-    assert!(dst.len() >= extent((m, n), dst_strides));
+    assert!(dst_len >= extent((m, n), dst_strides));
     assert!(lhs.len() >= extent((m, k), lhs_strides));
     assert!(rhs.len() >= extent((k, n), rhs_strides));
     // Below ~2 M multiply-adds, splitting the product across threads costs more than it saves.
     let parallelism = if spread && m * n * k >= 1 << 21 { Parallelism::Rayon(0) } else { Parallelism::None };
-    // SAFETY: the asserts above keep every index the product touches inside the three slices.
+    // SAFETY: the asserts above keep every index the product touches inside the three slices;
+    // without `accumulate`, gemm writes the destination without reading it.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             dst_strides.1 as isize,
             dst_strides.0 as isize,
             accumulate,
@@ -274,30 +319,38 @@ fn matmul(
 
 /// Large images → patch rows `[images · small pixels, large_channels · 16]` in `patches`: row
 /// `(n, y, x)` holds `large[n, c, 2y+ky-1, 2x+kx-1]` at `c·16 + ky·4 + kx` (zero outside the
-/// image). Every value is written, so `patches` is reused without clearing.
-fn im2col(large: &[f32], g: Geometry, patches: &mut Vec<f32>) {
+/// image).
+fn im2col(large: &[f32], g: Geometry) -> Vec<f32> {
     let (h, w) = (g.small_height, g.small_width);
     let patch = g.patch_len();
-    patches.resize(large.len() / g.large_image_len() * g.small_pixels() * patch, 0.0);
-    // One task per row of small-image pixels.
-    patches.par_chunks_mut(w * patch).enumerate().for_each(|(i, rows)| {
-        let (image, y) = (i / h, i % h);
-        im2col_row(&large[image * g.large_image_len()..(image + 1) * g.large_image_len()], g, y, rows);
-    });
+    // SAFETY: `im2col_row` writes every value of its rows, and the rows cover the patches.
+    unsafe {
+        written(large.len() / g.large_image_len() * g.small_pixels() * patch, |patches| {
+            // One task per row of small-image pixels.
+            patches.par_chunks_mut(w * patch).enumerate().for_each(|(i, rows)| {
+                let (image, y) = (i / h, i % h);
+                im2col_row(&large[image * g.large_image_len()..(image + 1) * g.large_image_len()], g, y, rows);
+            });
+        })
+    }
 }
 
 /// [`im2col`] of one image, on the calling thread.
-fn im2col_image(image: &[f32], g: Geometry, patches: &mut Vec<f32>) {
+fn im2col_image(image: &[f32], g: Geometry) -> Vec<f32> {
     let row_len = g.small_width * g.patch_len();
-    patches.resize(g.small_height * row_len, 0.0);
-    for (y, rows) in patches.chunks_exact_mut(row_len).enumerate() {
-        im2col_row(image, g, y, rows);
+    // SAFETY: as in `im2col`.
+    unsafe {
+        written(g.small_height * row_len, |patches| {
+            for (y, rows) in patches.chunks_exact_mut(row_len).enumerate() {
+                im2col_row(image, g, y, rows);
+            }
+        })
     }
 }
 
 /// The patch rows of small-image row `y`, written in order (pixel by pixel, each row channel
 /// by channel): ~2× faster than walking the large image's planes in order.
-fn im2col_row(image: &[f32], g: Geometry, y: usize, rows: &mut [f32]) {
+fn im2col_row(image: &[f32], g: Geometry, y: usize, rows: &mut [MaybeUninit<f32>]) {
     let (h, w) = (g.small_height, g.small_width);
     let large_w = 2 * w;
     for (x, row) in rows.chunks_exact_mut(g.patch_len()).enumerate() {
@@ -308,16 +361,16 @@ fn im2col_row(image: &[f32], g: Geometry, y: usize, rows: &mut [f32]) {
                 // Large row 2y+ky-1: above the image for y = 0, ky = 0; below for y = h-1, ky = 3.
                 let source_y = 2 * y + ky;
                 if source_y == 0 || source_y > 2 * h {
-                    out.fill(0.0);
+                    out.fill(MaybeUninit::new(0.0));
                     continue;
                 }
                 let source = &plane[(source_y - 1) * large_w..source_y * large_w];
                 if inside {
-                    out.copy_from_slice(&source[2 * x - 1..2 * x + 3]);
+                    out.write_copy_of_slice(&source[2 * x - 1..2 * x + 3]);
                 } else {
                     for (kx, tap) in out.iter_mut().enumerate() {
                         let source_x = (2 * x + kx).checked_sub(1).filter(|&sx| sx < large_w);
-                        *tap = source_x.map_or(0.0, |sx| source[sx]);
+                        tap.write(source_x.map_or(0.0, |sx| source[sx]));
                     }
                 }
             }
@@ -327,7 +380,7 @@ fn im2col_row(image: &[f32], g: Geometry, y: usize, rows: &mut [f32]) {
 
 /// Patch rows → large images, summing every tap that lands on each pixel. One task per
 /// (image, channel) plane.
-fn col2im(patches: &[f32], g: Geometry, large: &mut [f32]) {
+fn col2im(patches: &[f32], g: Geometry, large: &mut [MaybeUninit<f32>]) {
     let image_patches = g.small_pixels() * g.patch_len();
     large.par_chunks_mut(g.large_pixels()).enumerate().for_each_init(Vec::new, |bordered, (i, plane)| {
         let (image, c) = (i / g.large_channels, i % g.large_channels);
@@ -337,7 +390,7 @@ fn col2im(patches: &[f32], g: Geometry, large: &mut [f32]) {
 
 /// Channel `c` of one image from its patch rows: the taps are scattered into a plane with a
 /// one-pixel border (`bordered`, reused), which is then dropped.
-fn col2im_plane(rows: &[f32], g: Geometry, c: usize, plane: &mut [f32], bordered: &mut Vec<f32>) {
+fn col2im_plane(rows: &[f32], g: Geometry, c: usize, plane: &mut [MaybeUninit<f32>], bordered: &mut Vec<f32>) {
     let (h, w) = (g.small_height, g.small_width);
     let (large_h, large_w) = (2 * h, 2 * w);
     let bordered_w = large_w + 2;
@@ -358,40 +411,50 @@ fn col2im_plane(rows: &[f32], g: Geometry, c: usize, plane: &mut [f32], bordered
     }
     for (large_y, row) in plane.chunks_exact_mut(large_w).enumerate() {
         let start = (large_y + 1) * bordered_w + 1;
-        row.copy_from_slice(&bordered[start..start + large_w]);
+        row.write_copy_of_slice(&bordered[start..start + large_w]);
     }
 }
 
 /// Per image, a `rows × cols` row-major matrix becomes `cols × rows`.
-fn transpose_images(src: &[f32], dst: &mut [f32], rows: usize, cols: usize) {
+fn transpose_images(src: &[f32], dst: &mut [MaybeUninit<f32>], rows: usize, cols: usize) {
     dst.par_chunks_mut(rows * cols)
         .zip(src.par_chunks(rows * cols))
         .for_each(|(dst, src)| transpose(src, dst, rows, cols));
 }
 
-/// `src` is `rows × cols` row-major; `dst` becomes `cols × rows`. Moves 8×8 tiles through
-/// registers (eight contiguous reads, eight contiguous writes); the ragged edges go one by one.
-fn transpose(src: &[f32], dst: &mut [f32], rows: usize, cols: usize) {
-    const TILE: usize = 8;
-    let (full_rows, full_cols) = (rows / TILE * TILE, cols / TILE * TILE);
+/// Output rows per task of [`transpose`], and the side of the tiles it moves.
+const TILE: usize = 8;
+
+/// `src` is `rows × cols` row-major; `dst` becomes `cols × rows`, in stripes of [`TILE`] output
+/// rows spread over the threads (a kernel transposed on one thread kept the others waiting).
+fn transpose(src: &[f32], dst: &mut [MaybeUninit<f32>], rows: usize, cols: usize) {
+    assert_eq!((src.len(), dst.len()), (rows * cols, rows * cols), "transpose of {rows}×{cols}");
+    if dst.is_empty() {
+        return;
+    }
+    dst.par_chunks_mut(TILE * rows).enumerate().for_each(|(stripe, dst)| transpose_stripe(src, dst, rows, cols, stripe * TILE));
+}
+
+/// Output rows `first_col..` (as many as `dst` holds) of [`transpose`]: 8×8 tiles go through
+/// registers (eight contiguous reads, eight contiguous writes); the ragged edges one by one.
+fn transpose_stripe(src: &[f32], dst: &mut [MaybeUninit<f32>], rows: usize, cols: usize, first_col: usize) {
+    let width = dst.len() / rows;
+    let full_rows = if width == TILE { rows / TILE * TILE } else { 0 };
     for r0 in (0..full_rows).step_by(TILE) {
-        for c0 in (0..full_cols).step_by(TILE) {
-            let mut tile = [[0.0f32; TILE]; TILE];
-            for (i, row) in tile.iter_mut().enumerate() {
-                row.copy_from_slice(&src[(r0 + i) * cols + c0..][..TILE]);
-            }
-            for j in 0..TILE {
-                let column = &mut dst[(c0 + j) * rows + r0..][..TILE];
-                for (i, value) in column.iter_mut().enumerate() {
-                    *value = tile[i][j];
-                }
+        let mut tile = [[0.0f32; TILE]; TILE];
+        for (i, row) in tile.iter_mut().enumerate() {
+            row.copy_from_slice(&src[(r0 + i) * cols + first_col..][..TILE]);
+        }
+        for j in 0..TILE {
+            let column = &mut dst[j * rows + r0..][..TILE];
+            for (i, value) in column.iter_mut().enumerate() {
+                value.write(tile[i][j]);
             }
         }
     }
-    for r in 0..rows {
-        let first_col = if r < full_rows { full_cols } else { 0 };
-        for c in first_col..cols {
-            dst[c * rows + r] = src[r * cols + c];
+    for r in full_rows..rows {
+        for j in 0..width {
+            dst[j * rows + r].write(src[r * cols + first_col + j]);
         }
     }
 }
@@ -470,8 +533,8 @@ mod tests {
     fn transpose_moves_every_value() {
         for (rows, cols) in [(1, 1), (3, 5), (8, 8), (16, 24), (13, 21), (64, 9)] {
             let src: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
-            let mut dst = vec![-1.0; rows * cols];
-            transpose(&src, &mut dst, rows, cols);
+            // SAFETY: a transpose writes every value (and the test build starts from NaN).
+            let dst = unsafe { written(rows * cols, |dst| transpose(&src, dst, rows, cols)) };
             for r in 0..rows {
                 for c in 0..cols {
                     assert_eq!(dst[c * rows + r], src[r * cols + c], "{rows}×{cols} at ({r}, {c})");

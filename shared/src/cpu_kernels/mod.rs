@@ -28,6 +28,7 @@ use burn::module::RunningState;
 use burn::nn::BatchNorm;
 use burn::tensor::{DType, Device, Shape, Tensor, TensorData};
 use burn_flex::FlexTensor;
+use std::mem::MaybeUninit;
 
 use conv::Geometry;
 use normalize::Planes;
@@ -146,6 +147,24 @@ fn with_values<const N: usize, R>(inputs: [&FlexTensor; N], kernel: impl FnOnce(
     let inputs = inputs.map(|t| t.to_contiguous());
     let slices = inputs.each_ref().map(|t| t.as_slice::<f32>().expect("CPU kernels: f32 tensors only"));
     kernel(slices)
+}
+
+/// `len` values that `write` fills (on any threads) before they are read. The kernels' outputs
+/// and work buffers are each written once, so zeroing them first would be wasted: a pass over
+/// memory on the calling thread, while the other cores wait. In the kernels' own tests the
+/// memory starts as NaN, so that a value left unwritten shows in their comparisons.
+///
+/// # Safety
+/// `write` must write every one of the `len` values.
+unsafe fn written(len: usize, write: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut values = Vec::with_capacity(len);
+    let memory = &mut values.spare_capacity_mut()[..len];
+    #[cfg(test)]
+    memory.fill(MaybeUninit::new(f32::NAN));
+    write(memory);
+    // SAFETY: the caller's `write` has written all `len` values.
+    unsafe { values.set_len(len) };
+    values
 }
 
 fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {

@@ -4,31 +4,39 @@
 
 use rayon::prelude::*;
 
+use super::written;
+
 /// Elements per parallel task of the element-wise kernels.
 const SPAN: usize = 1 << 14;
 
 /// `x` where positive, `slope · x` elsewhere.
 pub fn leaky_relu(x: &[f32], slope: f32) -> Vec<f32> {
-    let mut out = vec![0.0; x.len()];
-    // `move` and a branch-free select: the loop compiles to vector instructions.
-    out.par_chunks_mut(SPAN).zip(x.par_chunks(SPAN)).for_each(move |(out, x)| {
-        for (o, &v) in out.iter_mut().zip(x) {
-            *o = v * if v > 0.0 { 1.0 } else { slope };
-        }
-    });
-    out
+    // SAFETY: the chunks cover the output, each written value by value.
+    unsafe {
+        written(x.len(), |out| {
+            // `move` and a branch-free select: the loop compiles to vector instructions.
+            out.par_chunks_mut(SPAN).zip(x.par_chunks(SPAN)).for_each(move |(out, x)| {
+                for (o, &v) in out.iter_mut().zip(x) {
+                    o.write(v * if v > 0.0 { 1.0 } else { slope });
+                }
+            });
+        })
+    }
 }
 
 /// The gradient at the input of [`leaky_relu`], given the gradient at its output.
 pub fn leaky_relu_backward(x: &[f32], grad: &[f32], slope: f32) -> Vec<f32> {
     assert_eq!(x.len(), grad.len(), "leaky_relu backward: input and gradient sizes differ");
-    let mut out = vec![0.0; x.len()];
-    out.par_chunks_mut(SPAN).zip(x.par_chunks(SPAN).zip(grad.par_chunks(SPAN))).for_each(move |(out, (x, grad))| {
-        for ((o, &v), &g) in out.iter_mut().zip(x).zip(grad) {
-            *o = g * if v > 0.0 { 1.0 } else { slope };
-        }
-    });
-    out
+    // SAFETY: as in `leaky_relu`.
+    unsafe {
+        written(x.len(), |out| {
+            out.par_chunks_mut(SPAN).zip(x.par_chunks(SPAN).zip(grad.par_chunks(SPAN))).for_each(move |(out, (x, grad))| {
+                for ((o, &v), &g) in out.iter_mut().zip(x).zip(grad) {
+                    o.write(g * if v > 0.0 { 1.0 } else { slope });
+                }
+            });
+        })
+    }
 }
 
 /// The layout of a BatchNorm input: `[batch, channels, pixels…]`, statistics per channel.
@@ -87,16 +95,20 @@ pub fn batch_norm_train(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64, p:
             Statistics { mean: mean as f32, variance: variance as f32, inv_std: (1.0 / (variance + epsilon).sqrt()) as f32 }
         })
         .collect();
-    let mut output = vec![0.0; p.len()];
-    output.par_chunks_mut(p.pixels).zip(x.par_chunks(p.pixels)).enumerate().for_each(|(i, (out, x))| {
-        let c = i % p.channels;
-        let s = statistics[c];
-        let scale = gamma[c] * s.inv_std;
-        let shift = beta[c] - s.mean * scale;
-        for (o, &v) in out.iter_mut().zip(x) {
-            *o = v * scale + shift;
-        }
-    });
+    // SAFETY: the planes cover the output, each written value by value.
+    let output = unsafe {
+        written(p.len(), |output| {
+            output.par_chunks_mut(p.pixels).zip(x.par_chunks(p.pixels)).enumerate().for_each(|(i, (out, x))| {
+                let c = i % p.channels;
+                let s = statistics[c];
+                let scale = gamma[c] * s.inv_std;
+                let shift = beta[c] - s.mean * scale;
+                for (o, &v) in out.iter_mut().zip(x) {
+                    o.write(v * scale + shift);
+                }
+            });
+        })
+    };
     Normalized {
         output,
         mean: statistics.iter().map(|s| s.mean).collect(),
@@ -135,19 +147,22 @@ pub fn batch_norm_train_backward(
             (total as f32, (centred * inv_std as f64) as f32)
         })
         .unzip();
-    let mut x_grad = vec![0.0; p.len()];
-    x_grad.par_chunks_mut(p.pixels).zip(x.par_chunks(p.pixels).zip(grad.par_chunks(p.pixels))).enumerate().for_each(
-        |(i, (out, (x, grad)))| {
-            let c = i % p.channels;
-            let count = p.count() as f32;
-            let (mean_grad, mean_normalized_grad) = (beta_grad[c] / count, gamma_grad[c] / count);
-            let (centre, inv_std, scale) = (mean[c], inv_std[c], gamma[c] * inv_std[c]);
-            for ((o, &v), &g) in out.iter_mut().zip(x).zip(grad) {
-                let normalized = (v - centre) * inv_std;
-                *o = scale * (g - mean_grad - normalized * mean_normalized_grad);
-            }
-        },
-    );
+    // SAFETY: as in `batch_norm_train`.
+    let x_grad = unsafe {
+        written(p.len(), |x_grad| {
+            let planes = x_grad.par_chunks_mut(p.pixels).zip(x.par_chunks(p.pixels).zip(grad.par_chunks(p.pixels)));
+            planes.enumerate().for_each(|(i, (out, (x, grad)))| {
+                let c = i % p.channels;
+                let count = p.count() as f32;
+                let (mean_grad, mean_normalized_grad) = (beta_grad[c] / count, gamma_grad[c] / count);
+                let (centre, inv_std, scale) = (mean[c], inv_std[c], gamma[c] * inv_std[c]);
+                for ((o, &v), &g) in out.iter_mut().zip(x).zip(grad) {
+                    let normalized = (v - centre) * inv_std;
+                    o.write(scale * (g - mean_grad - normalized * mean_normalized_grad));
+                }
+            });
+        })
+    };
     NormGradients { x: x_grad, gamma: gamma_grad, beta: beta_grad }
 }
 
