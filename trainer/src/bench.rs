@@ -13,7 +13,8 @@ use std::time::Instant;
 use crate::checkpoint::TrainingState;
 use crate::data::{BatchPlan, STREAM_AUGMENT, STREAM_DIFFAUGMENT};
 use crate::device::DeviceChoice;
-use crate::training::{Phase, TrainOptions, adam, noise_batch, train_step};
+use crate::optimizer::adam;
+use crate::training::{Phase, TrainOptions, noise_batch, train_step};
 
 pub struct BenchOptions {
     pub device: DeviceChoice,

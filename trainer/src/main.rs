@@ -17,6 +17,7 @@ mod evaluate;
 mod export;
 mod grid;
 mod metrics;
+mod optimizer;
 mod preprocess;
 mod pytorch;
 mod tensorboard;

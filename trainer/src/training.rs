@@ -13,7 +13,7 @@ use atelier_shared::{
 };
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::loss::{MseLoss, Reduction};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -31,6 +31,7 @@ use crate::diffaugment::DiffAugment;
 use crate::ema::GeneratorAverage;
 use crate::evaluate::{BackgroundEvaluator, Finished};
 use crate::metrics::{MetricsCsv, MetricsRow, log_metrics};
+use crate::optimizer::adam;
 use crate::tensorboard::EventWriter;
 use crate::{export, grid};
 
@@ -133,11 +134,6 @@ impl TrainOptions {
             },
         }
     }
-}
-
-/// Adam as the seed configured it (PyTorch's ε, not burn's default 1e-5).
-pub fn adam() -> ModuleOptimizer {
-    AdamConfig::new().with_beta_1(0.5).with_beta_2(0.99).with_epsilon(1e-8).init()
 }
 
 /// Fixed seeds of the 4×4 sample grid, so grids of one run are comparable over time.

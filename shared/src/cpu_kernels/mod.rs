@@ -1,20 +1,24 @@
 //! CPU kernels for the layers that dominate the network's time on burn's CPU backend (`flex`):
 //! the 4×4, stride-2, padding-1 convolutions (every discriminator convolution and every generator
-//! layer but the first), training-mode BatchNorm and LeakyReLU, forward and backward.
+//! layer but the first), training-mode BatchNorm and LeakyReLU (and ReLU), forward and backward;
+//! and the Adam optimiser's update.
 //!
 //! burn runs these convolutions one image at a time, their backward passes through its generic
-//! fallback (one narrow matrix product per channel or per image), and BatchNorm and LeakyReLU as
-//! chains of whole-tensor operations. Here each convolution product folds the batch into wide
-//! matrix products ([`conv`]) and the other two are one pass each way ([`normalize`]). They plug
+//! fallback (one narrow matrix product per channel or per image), and BatchNorm, LeakyReLU and
+//! Adam as chains of whole-tensor operations on one thread. Here each convolution product folds
+//! the batch into wide matrix products ([`conv`]), the layers are one pass each way
+//! ([`normalize`]) and Adam one pass per parameter ([`adam`]), spread over the cores. They plug
 //! into burn as a backend extension: a `flex` implementation, and an autodiff one whose
 //! backward passes call the other kernels.
 //!
 //! Only the CPU backend uses them (see [`applies`]); on a GPU the model keeps burn's layers.
 
+mod adam;
 mod conv;
 mod machine;
 mod normalize;
 
+pub use adam::AdamStep;
 pub use machine::{Machine, machine};
 
 use burn::backend::autodiff::NodeId;
@@ -65,6 +69,20 @@ pub trait CpuKernelOps: Backend {
         epsilon: f64,
         grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    /// One Adam step: (parameter, first moment, second moment).
+    fn cpu_adam_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        moment_1: FloatTensor<Self>,
+        moment_2: FloatTensor<Self>,
+        step: AdamStep,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    /// Adam's first step, which has no moments yet.
+    fn cpu_adam_first_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        step: AdamStep,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// Whether the kernels run for a tensor of `dtype` on `device`: the CPU backend, 32-bit floats.
@@ -106,6 +124,22 @@ pub fn batch_norm_train<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tenso
     update(&norm.running_mean, Tensor::from_dispatch(mean).detach());
     update(&norm.running_var, Tensor::from_dispatch(variance).detach());
     Tensor::from_dispatch(output)
+}
+
+/// Adam's update of one parameter (see [`adam`]): the parameter and its first and second
+/// moments after the step, from the gradient and the moments before it (none on the first step).
+pub fn adam_step<const D: usize>(
+    param: Tensor<D>,
+    grad: Tensor<D>,
+    moments: Option<(Tensor<D>, Tensor<D>)>,
+    step: AdamStep,
+) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
+    let (param, grad) = (param.into_dispatch(), grad.into_dispatch());
+    let (param, m1, m2) = match moments {
+        Some((m1, m2)) => <Dispatch as CpuKernelOps>::cpu_adam_step(param, grad, m1.into_dispatch(), m2.into_dispatch(), step),
+        None => <Dispatch as CpuKernelOps>::cpu_adam_first_step(param, grad, step),
+    };
+    (Tensor::from_dispatch(param), Tensor::from_dispatch(m1), Tensor::from_dispatch(m2))
 }
 
 fn geometry(large: &Shape, small: &Shape, kernel: &Shape) -> Geometry {
@@ -167,6 +201,23 @@ unsafe fn written(len: usize, write: impl FnOnce(&mut [MaybeUninit<f32>])) -> Ve
     values
 }
 
+/// `t` as a tensor that is its values' only owner, contiguous from their start, so a kernel may
+/// update it in place (a copy where it shares them or is a view).
+fn owned(t: FlexTensor) -> FlexTensor {
+    let whole = t.layout().contiguous_offsets() == Some((0, t.shape().num_elements()));
+    if t.is_unique() && whole {
+        return t;
+    }
+    let shape = t.shape();
+    with_values([&t], |[values]| tensor(values.to_vec(), shape))
+}
+
+/// The values of an [`owned`] tensor.
+fn values_mut(t: &mut FlexTensor) -> &mut [f32] {
+    let len = t.shape().num_elements();
+    &mut t.storage_mut::<f32>()[..len]
+}
+
 fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
@@ -219,6 +270,24 @@ impl CpuKernelOps for Flex {
             normalize::batch_norm_train_backward(x, gamma, mean, variance, epsilon, grad, p)
         });
         (tensor(grads.x, shape), tensor(grads.gamma, channels.clone()), tensor(grads.beta, channels))
+    }
+
+    fn cpu_adam_step(
+        param: FlexTensor,
+        grad: FlexTensor,
+        moment_1: FlexTensor,
+        moment_2: FlexTensor,
+        step: AdamStep,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let (mut param, mut m1, mut m2) = (owned(param), owned(moment_1), owned(moment_2));
+        with_values([&grad], |[grad]| adam::adam_step(values_mut(&mut param), grad, values_mut(&mut m1), values_mut(&mut m2), step));
+        (param, m1, m2)
+    }
+
+    fn cpu_adam_first_step(param: FlexTensor, grad: FlexTensor, step: AdamStep) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let (shape, mut param) = (param.shape(), owned(param));
+        let (m1, m2) = with_values([&grad], |[grad]| adam::adam_first_step(values_mut(&mut param), grad, step));
+        (param, tensor(m1, shape.clone()), tensor(m2, shape))
     }
 }
 
@@ -390,5 +459,24 @@ impl<B: Backend + CpuKernelOps, C: CheckpointStrategy> CpuKernelOps for Autodiff
             grad.into_primitive(),
         );
         (FloatTensor::<Self>::new(x), FloatTensor::<Self>::new(gamma), FloatTensor::<Self>::new(beta))
+    }
+
+    fn cpu_adam_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        moment_1: FloatTensor<Self>,
+        moment_2: FloatTensor<Self>,
+        step: AdamStep,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        untracked::<B>(&[&param, &grad, &moment_1, &moment_2], "Adam's step");
+        let (param, m1, m2) =
+            B::cpu_adam_step(param.into_primitive(), grad.into_primitive(), moment_1.into_primitive(), moment_2.into_primitive(), step);
+        (FloatTensor::<Self>::new(param), FloatTensor::<Self>::new(m1), FloatTensor::<Self>::new(m2))
+    }
+
+    fn cpu_adam_first_step(param: FloatTensor<Self>, grad: FloatTensor<Self>, step: AdamStep) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        untracked::<B>(&[&param, &grad], "Adam's step");
+        let (param, m1, m2) = B::cpu_adam_first_step(param.into_primitive(), grad.into_primitive(), step);
+        (FloatTensor::<Self>::new(param), FloatTensor::<Self>::new(m1), FloatTensor::<Self>::new(m2))
     }
 }
