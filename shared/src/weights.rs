@@ -93,12 +93,10 @@ pub fn generator_to_bytes(
     precision: Precision,
 ) -> Result<Vec<u8>, WeightsError> {
     let config_json = serde_json::to_string(config).map_err(|e| WeightsError::Save(e.to_string()))?;
-    let mut store = BurnpackStore::from_bytes(None)
-        .metadata(CONFIG_KEY, config_json)
-        .metadata(LATENT_KEY, LATENT_ALGORITHM);
-    match precision {
-        Precision::Full => {}
-        Precision::Half => store = store.with_to_adapter(HalfPrecisionAdapter::new()),
+    let store = BurnpackStore::from_bytes(None).metadata(CONFIG_KEY, config_json).metadata(LATENT_KEY, LATENT_ALGORITHM);
+    let mut store = match precision {
+        Precision::Full => store.with_to_adapter(WithoutParamIds),
+        Precision::Half => store.with_to_adapter(HalfPrecisionAdapter::new().chain(WithoutParamIds)),
         Precision::Int8 => {
             // Each kernel quantized once, here: its scales go into the metadata (written before
             // the tensors), its levels replace it as the tensors are written.
@@ -115,9 +113,9 @@ pub fn generator_to_bytes(
                 scales.insert(tensor.name.clone(), kernel_scales);
             }
             let scales_json = serde_json::to_string(&scales).map_err(|e| WeightsError::Save(e.to_string()))?;
-            store = store.metadata(INT8_SCALES_KEY, scales_json).with_to_adapter(KernelsToInt8 { levels: Arc::new(levels) });
+            store.metadata(INT8_SCALES_KEY, scales_json).with_to_adapter(KernelsToInt8 { levels: Arc::new(levels) }.chain(WithoutParamIds))
         }
-    }
+    };
     generator.save_into(&mut store).map_err(|e| WeightsError::Save(e.to_string()))?;
     let bytes = store.get_bytes().map_err(|e| WeightsError::Save(e.to_string()))?;
     Ok(bytes.to_vec())
@@ -206,6 +204,23 @@ impl ModuleAdapter for KernelsToInt8 {
             Some(levels) => bridge::from_data(TensorData::new(levels.clone(), tensor.shape.clone()), tensor.name.clone(), tensor.param_id),
             None => tensor,
         }
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(self.clone())
+    }
+}
+
+/// Saving: without burn's parameter ids, which a generator gets anew each time it is created or
+/// loaded and which painting never reads; with them, exporting the same weights twice (e.g.
+/// after loading them back) gave two files, and so two painter ids.
+#[derive(Clone)]
+struct WithoutParamIds;
+
+impl ModuleAdapter for WithoutParamIds {
+    fn adapt(&self, mut tensor: burn_pack::Tensor, _ctx: ModuleContext<'_>) -> burn_pack::Tensor {
+        tensor.param_id = None;
+        tensor
     }
 
     fn clone_box(&self) -> Box<dyn ModuleAdapter> {
@@ -313,6 +328,18 @@ mod tests {
         let (a, b) = (sample(generator, &device), sample(&loaded, &device));
         let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
         (bytes, full.len(), worst)
+    }
+
+    /// A file loaded and exported again is the same file, byte for byte (burn's per-load
+    /// parameter ids stay out of it), so a re-export keeps its painter id.
+    #[test]
+    fn a_file_exported_again_is_the_same_file() {
+        let (generator, config) = width_8();
+        for precision in [Precision::Full, Precision::Half, Precision::Int8] {
+            let bytes = generator_to_bytes(&generator, &config, precision).unwrap();
+            let (loaded, _) = load_generator(&bytes, &Device::flex()).unwrap();
+            assert!(generator_to_bytes(&loaded, &config, precision).unwrap() == bytes, "{precision:?}: another file");
+        }
     }
 
     #[test]
