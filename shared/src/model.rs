@@ -161,7 +161,7 @@ impl Generator {
         for block in &self.blocks {
             x = rectify(normalize(&block.norm, transposed_conv(&block.conv, x)));
         }
-        transposed_conv(&self.output, x).tanh()
+        tanh(transposed_conv(&self.output, x))
     }
 
     pub fn latent_dim(&self) -> usize {
@@ -262,6 +262,16 @@ fn rectify<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     relu(x)
 }
 
+/// tanh, through the CPU kernel where it applies (burn's runs on one thread, and its gradient
+/// computes tanh a second time).
+fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    #[cfg(feature = "cpu-kernels")]
+    if crate::cpu_kernels::applies(&x.device(), x.dtype()) {
+        return crate::cpu_kernels::tanh(x);
+    }
+    x.tanh()
+}
+
 /// `norm.forward(x)`, through the one-pass CPU kernel when training where it applies.
 fn normalize<const D: usize>(norm: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "cpu-kernels")]
@@ -313,8 +323,8 @@ mod tests {
         assert_eq!(trainable_params(&d_instance), 11_148_097);
     }
 
-    /// The one-pass CPU BatchNorm, LeakyReLU and ReLU give burn's outputs, gradients and running
-    /// statistics.
+    /// The one-pass CPU BatchNorm, LeakyReLU, ReLU and tanh give burn's outputs, gradients and
+    /// running statistics.
     #[cfg(feature = "cpu-kernels")]
     #[test]
     fn cpu_kernels_match_burns_layers() {
@@ -344,14 +354,18 @@ mod tests {
         assert!(d < 1e-5, "running variances differ by {d}");
         assert!(max_difference(ours.running_mean.value_sync(), Tensor::zeros([6], &device)) > 1e-3, "running mean not updated");
 
-        let probe = Tensor::<4>::random([5, 6, 3, 4], Distribution::Normal(0.0, 1.0), &device);
-        let (out_ours, out_reference) = (rectify(x.clone()), relu(x.clone()));
-        let difference = max_difference(out_ours.clone().inner().flatten(0, 3), out_reference.clone().inner().flatten(0, 3));
-        assert!(difference == 0.0, "ReLU outputs differ by {difference}");
-        let grads_ours = (out_ours * probe.clone()).sum().backward();
-        let grads_reference = (out_reference * probe).sum().backward();
-        let dx = max_difference(x.grad(&grads_ours).unwrap().flatten(0, 3), x.grad(&grads_reference).unwrap().flatten(0, 3));
-        assert!(dx == 0.0, "ReLU input gradients differ by {dx}");
+        let exactly_burns = |name: &str, ours: &dyn Fn(Tensor<4>) -> Tensor<4>, burns: &dyn Fn(Tensor<4>) -> Tensor<4>| {
+            let probe = Tensor::<4>::random([5, 6, 3, 4], Distribution::Normal(0.0, 1.0), &device);
+            let (out_ours, out_reference) = (ours(x.clone()), burns(x.clone()));
+            let difference = max_difference(out_ours.clone().inner().flatten(0, 3), out_reference.clone().inner().flatten(0, 3));
+            assert!(difference == 0.0, "{name} outputs differ by {difference}");
+            let grads_ours = (out_ours * probe.clone()).sum().backward();
+            let grads_reference = (out_reference * probe).sum().backward();
+            let dx = max_difference(x.grad(&grads_ours).unwrap().flatten(0, 3), x.grad(&grads_reference).unwrap().flatten(0, 3));
+            assert!(dx == 0.0, "{name} input gradients differ by {dx}");
+        };
+        exactly_burns("ReLU", &rectify, &relu);
+        exactly_burns("tanh", &tanh, &|x| x.tanh());
     }
 
     /// After recalibration every BatchNorm holds the mean of its per-batch statistics, and the

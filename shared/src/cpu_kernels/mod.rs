@@ -1,11 +1,11 @@
 //! CPU kernels for the layers that dominate the network's time on burn's CPU backend (`flex`):
 //! the 4×4, stride-2, padding-1 convolutions (every discriminator convolution and every generator
-//! layer but the first), training-mode BatchNorm and LeakyReLU (and ReLU), forward and backward;
-//! and the Adam optimiser's update.
+//! layer but the first), training-mode BatchNorm, LeakyReLU (and ReLU) and tanh, forward and
+//! backward; and the Adam optimiser's update.
 //!
 //! burn runs these convolutions one image at a time, their backward passes through its generic
-//! fallback (one narrow matrix product per channel or per image), and BatchNorm, LeakyReLU and
-//! Adam as chains of whole-tensor operations on one thread. Here each convolution product folds
+//! fallback (one narrow matrix product per channel or per image), and BatchNorm, the
+//! activations and Adam as chains of whole-tensor operations on one thread. Here each convolution product folds
 //! the batch into wide matrix products ([`conv`]), the layers are one pass each way
 //! ([`normalize`]) and Adam one pass per parameter ([`adam`]), spread over the cores. They plug
 //! into burn as a backend extension: a `flex` implementation, and an autodiff one whose
@@ -53,6 +53,10 @@ pub trait CpuKernelOps: Backend {
     fn cpu_leaky_relu(x: FloatTensor<Self>, slope: f32) -> FloatTensor<Self>;
     /// LeakyReLU's input gradient.
     fn cpu_leaky_relu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>, slope: f32) -> FloatTensor<Self>;
+    /// tanh (named apart from burn's own `tanh`).
+    fn cpu_tanh(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// tanh's input gradient, from its output.
+    fn cpu_tanh_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
     /// Training-mode BatchNorm: (output, batch mean, biased batch variance).
     fn cpu_batch_norm_train(
         x: FloatTensor<Self>,
@@ -105,6 +109,11 @@ pub fn conv_up(small: Tensor<4>, kernel: Tensor<4>) -> Tensor<4> {
 /// LeakyReLU with negative slope `slope`. Differentiable.
 pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f32) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as CpuKernelOps>::cpu_leaky_relu(x.into_dispatch(), slope))
+}
+
+/// tanh. Differentiable.
+pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as CpuKernelOps>::cpu_tanh(x.into_dispatch()))
 }
 
 /// `norm.forward(x)` in training mode (batch statistics; running statistics updated as burn's
@@ -249,6 +258,14 @@ impl CpuKernelOps for Flex {
         tensor(with_values([&x, &grad], |[x, grad]| normalize::leaky_relu_backward(x, grad, slope)), x.shape())
     }
 
+    fn cpu_tanh(x: FlexTensor) -> FlexTensor {
+        tensor(with_values([&x], |[x]| normalize::tanh(x)), x.shape())
+    }
+
+    fn cpu_tanh_backward(y: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        tensor(with_values([&y, &grad], |[y, grad]| normalize::tanh_backward(y, grad)), y.shape())
+    }
+
     fn cpu_batch_norm_train(x: FlexTensor, gamma: FlexTensor, beta: FlexTensor, epsilon: f64) -> (FlexTensor, FlexTensor, FlexTensor) {
         let (shape, channels) = (x.shape(), Shape::new([x.shape()[1]]));
         let p = planes(&shape);
@@ -363,6 +380,22 @@ impl<B: Backend + CpuKernelOps> Backward<B, 1> for LeakyRelu {
     }
 }
 
+/// Backward of [`CpuKernelOps::cpu_tanh`], from the saved output.
+#[derive(Debug)]
+struct Tanh;
+
+impl<B: Backend + CpuKernelOps> Backward<B, 1> for Tanh {
+    type State = B::FloatTensorPrimitive;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [x_node] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        if let Some(node) = x_node {
+            grads.register::<B>(node.id, B::cpu_tanh_backward(ops.state, grad));
+        }
+    }
+}
+
 /// Backward of [`CpuKernelOps::cpu_batch_norm_train`], from the saved input and batch statistics.
 #[derive(Debug)]
 struct BatchNormTrain;
@@ -417,6 +450,21 @@ impl<B: Backend + CpuKernelOps, C: CheckpointStrategy> CpuKernelOps for Autodiff
     fn cpu_leaky_relu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>, slope: f32) -> FloatTensor<Self> {
         untracked::<B>(&[&x, &grad], "LeakyReLU's gradient");
         FloatTensor::<Self>::new(B::cpu_leaky_relu_backward(x.into_primitive(), grad.into_primitive(), slope))
+    }
+
+    fn cpu_tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match Tanh.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let y = B::cpu_tanh(x.into_primitive());
+                prep.finish(y.clone(), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::cpu_tanh(x.into_primitive())),
+        }
+    }
+
+    fn cpu_tanh_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        untracked::<B>(&[&y, &grad], "tanh's gradient");
+        FloatTensor::<Self>::new(B::cpu_tanh_backward(y.into_primitive(), grad.into_primitive()))
     }
 
     fn cpu_batch_norm_train(

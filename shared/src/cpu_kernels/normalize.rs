@@ -1,6 +1,7 @@
-//! LeakyReLU and training-mode BatchNorm on plain `f32` slices, each one pass over the data
-//! forward and one backward. burn builds both from several whole-tensor operations (and
-//! BatchNorm's statistics through transposing copies), each a pass over memory of its own.
+//! LeakyReLU, tanh and training-mode BatchNorm on plain `f32` slices, each one pass over the
+//! data forward and one backward, spread over the cores. burn builds them from several
+//! whole-tensor operations on one thread (BatchNorm's statistics through transposing copies,
+//! tanh's gradient by computing tanh again), each a pass over memory of its own.
 
 use rayon::prelude::*;
 
@@ -33,6 +34,36 @@ pub fn leaky_relu_backward(x: &[f32], grad: &[f32], slope: f32) -> Vec<f32> {
             out.par_chunks_mut(SPAN).zip(x.par_chunks(SPAN).zip(grad.par_chunks(SPAN))).for_each(move |(out, (x, grad))| {
                 for ((o, &v), &g) in out.iter_mut().zip(x).zip(grad) {
                     o.write(g * if v > 0.0 { 1.0 } else { slope });
+                }
+            });
+        })
+    }
+}
+
+/// tanh of every value (the same `f32::tanh` as burn's).
+pub fn tanh(x: &[f32]) -> Vec<f32> {
+    // SAFETY: as in `leaky_relu`.
+    unsafe {
+        written(x.len(), |out| {
+            out.par_chunks_mut(SPAN).zip(x.par_chunks(SPAN)).for_each(|(out, x)| {
+                for (o, &v) in out.iter_mut().zip(x) {
+                    o.write(v.tanh());
+                }
+            });
+        })
+    }
+}
+
+/// The gradient at the input of [`tanh`], from its output `y` and the gradient at it:
+/// `grad · (1 − y²)`.
+pub fn tanh_backward(y: &[f32], grad: &[f32]) -> Vec<f32> {
+    assert_eq!(y.len(), grad.len(), "tanh backward: output and gradient sizes differ");
+    // SAFETY: as in `leaky_relu`.
+    unsafe {
+        written(y.len(), |out| {
+            out.par_chunks_mut(SPAN).zip(y.par_chunks(SPAN).zip(grad.par_chunks(SPAN))).for_each(|(out, (y, grad))| {
+                for ((o, &y), &g) in out.iter_mut().zip(y).zip(grad) {
+                    o.write(g * (1.0 - y * y));
                 }
             });
         })
