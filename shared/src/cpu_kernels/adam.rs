@@ -6,10 +6,7 @@
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
-use super::written;
-
-/// Values per parallel task.
-const SPAN: usize = 1 << 14;
+use super::{SPAN, written};
 
 /// The scalars of one Adam step, as burn's `Adam` derives them from its configuration, the
 /// step number `time` (from 1) and the learning rate.

@@ -192,6 +192,9 @@ fn with_values<const N: usize, R>(inputs: [&FlexTensor; N], kernel: impl FnOnce(
     kernel(slices)
 }
 
+/// Values per parallel task of the element-wise kernels (the activations, Adam).
+const SPAN: usize = 1 << 14;
+
 /// `len` values that `write` fills (on any threads) before they are read. The kernels' outputs
 /// and work buffers are each written once, so zeroing them first would be wasted: a pass over
 /// memory on the calling thread, while the other cores wait. In the kernels' own tests the

@@ -5,65 +5,55 @@
 
 use rayon::prelude::*;
 
-use super::written;
-
-/// Elements per parallel task of the element-wise kernels.
-const SPAN: usize = 1 << 14;
+use super::{SPAN, written};
 
 /// `x` where positive, `slope · x` elsewhere.
 pub fn leaky_relu(x: &[f32], slope: f32) -> Vec<f32> {
-    // SAFETY: the chunks cover the output, each written value by value.
-    unsafe {
-        written(x.len(), |out| {
-            // `move` and a branch-free select: the loop compiles to vector instructions.
-            out.par_chunks_mut(SPAN).zip(x.par_chunks(SPAN)).for_each(move |(out, x)| {
-                for (o, &v) in out.iter_mut().zip(x) {
-                    o.write(v * if v > 0.0 { 1.0 } else { slope });
-                }
-            });
-        })
-    }
+    // A branch-free select: the loop compiles to vector instructions.
+    each_value(x, move |v| v * if v > 0.0 { 1.0 } else { slope })
 }
 
 /// The gradient at the input of [`leaky_relu`], given the gradient at its output.
 pub fn leaky_relu_backward(x: &[f32], grad: &[f32], slope: f32) -> Vec<f32> {
     assert_eq!(x.len(), grad.len(), "leaky_relu backward: input and gradient sizes differ");
-    // SAFETY: as in `leaky_relu`.
-    unsafe {
-        written(x.len(), |out| {
-            out.par_chunks_mut(SPAN).zip(x.par_chunks(SPAN).zip(grad.par_chunks(SPAN))).for_each(move |(out, (x, grad))| {
-                for ((o, &v), &g) in out.iter_mut().zip(x).zip(grad) {
-                    o.write(g * if v > 0.0 { 1.0 } else { slope });
-                }
-            });
-        })
-    }
+    each_pair(x, grad, move |v, g| g * if v > 0.0 { 1.0 } else { slope })
 }
 
 /// tanh of every value (the same `f32::tanh` as burn's).
 pub fn tanh(x: &[f32]) -> Vec<f32> {
-    // SAFETY: as in `leaky_relu`.
-    unsafe {
-        written(x.len(), |out| {
-            out.par_chunks_mut(SPAN).zip(x.par_chunks(SPAN)).for_each(|(out, x)| {
-                for (o, &v) in out.iter_mut().zip(x) {
-                    o.write(v.tanh());
-                }
-            });
-        })
-    }
+    each_value(x, f32::tanh)
 }
 
 /// The gradient at the input of [`tanh`], from its output `y` and the gradient at it:
 /// `grad · (1 − y²)`.
 pub fn tanh_backward(y: &[f32], grad: &[f32]) -> Vec<f32> {
     assert_eq!(y.len(), grad.len(), "tanh backward: output and gradient sizes differ");
-    // SAFETY: as in `leaky_relu`.
+    each_pair(y, grad, |y, g| g * (1.0 - y * y))
+}
+
+/// `f` of every value, span by span across the threads.
+fn each_value(x: &[f32], f: impl Fn(f32) -> f32 + Copy + Send + Sync) -> Vec<f32> {
+    // SAFETY: the spans cover the output, each written value by value.
     unsafe {
-        written(y.len(), |out| {
-            out.par_chunks_mut(SPAN).zip(y.par_chunks(SPAN).zip(grad.par_chunks(SPAN))).for_each(|(out, (y, grad))| {
-                for ((o, &y), &g) in out.iter_mut().zip(y).zip(grad) {
-                    o.write(g * (1.0 - y * y));
+        written(x.len(), |out| {
+            out.par_chunks_mut(SPAN).zip(x.par_chunks(SPAN)).for_each(move |(out, x)| {
+                for (o, &v) in out.iter_mut().zip(x) {
+                    o.write(f(v));
+                }
+            });
+        })
+    }
+}
+
+/// `f` of the values at each place of `a` and `b` (of one length), as [`each_value`].
+fn each_pair(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Copy + Send + Sync) -> Vec<f32> {
+    assert_eq!(a.len(), b.len(), "element-wise kernel on slices of {} and {} values", a.len(), b.len());
+    // SAFETY: as in `each_value` (the slices have one length).
+    unsafe {
+        written(a.len(), |out| {
+            out.par_chunks_mut(SPAN).zip(a.par_chunks(SPAN).zip(b.par_chunks(SPAN))).for_each(move |(out, (a, b))| {
+                for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+                    o.write(f(a, b));
                 }
             });
         })
