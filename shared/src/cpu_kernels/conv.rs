@@ -10,10 +10,13 @@
 //!
 //! Each unrolls the large image into patches (`im2col`: one row of `large_channels·16` values per
 //! small-image pixel) so that every product is a wide matrix product:
-//! - images with enough pixels go one per product, the images spread over the threads and each
-//!   product on one core, its patches still in that core's cache;
-//! - smaller images go in groups of a few megabytes of patches, each product split across the
-//!   cores, the small images transposed to pixel-major order around it.
+//! - images with enough pixels go one per product, straight from and into NCHW order;
+//! - smaller images go in groups of a few megabytes of patches, the small images transposed to
+//!   pixel-major order around the product.
+//!
+//! Where there are at least as many images (or groups) as threads, each thread takes its share
+//! and runs every step of it on its own core; only with fewer are the steps split across the
+//! cores ([`Spread`]).
 
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -83,105 +86,119 @@ impl Geometry {
         if self.patch_len() < 512 { self.group() } else { self.wide_group() }
     }
 
+    /// Images per group: about `group_bytes` of patches, in a number of groups that the threads
+    /// share evenly where there are enough for all of them (see [`Spread`]).
     fn wide_group(&self) -> usize {
         let rows = (super::machine().group_bytes / (self.patch_len() * 4)).max(MIN_GROUP_ROWS);
-        (rows / self.small_pixels()).clamp(1, self.batch)
+        let group = (rows / self.small_pixels()).clamp(1, self.batch);
+        let (groups, threads) = (self.batch.div_ceil(group), rayon::current_num_threads());
+        if groups < threads { group } else { self.batch.div_ceil(groups.next_multiple_of(threads)) }
+    }
+}
+
+/// How a layer's work shares the threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Spread {
+    /// At least one group of images per thread: the groups go to the threads, and each group's
+    /// unrolling, product and transposes run on one core, its operands still in that core's
+    /// cache, with no hand-offs between the threads.
+    Groups,
+    /// Fewer groups than threads: one group after another, each step split across the threads.
+    Steps,
+}
+
+impl Spread {
+    fn of(g: Geometry, group: usize) -> Self {
+        if g.batch.div_ceil(group) >= rayon::current_num_threads() { Spread::Groups } else { Spread::Steps }
+    }
+}
+
+/// `each(inputs, outputs, split)` on every group of images (`inputs` and `outputs` cut into
+/// groups of `input_len` and `output_len` values), where `split` says whether each step is to
+/// be split across the threads.
+fn for_each_group(
+    inputs: &[f32],
+    input_len: usize,
+    outputs: &mut [MaybeUninit<f32>],
+    output_len: usize,
+    spread: Spread,
+    each: impl Fn(&[f32], &mut [MaybeUninit<f32>], bool) + Sync,
+) {
+    match spread {
+        Spread::Groups => inputs.par_chunks(input_len).zip(outputs.par_chunks_mut(output_len)).for_each(|(i, o)| each(i, o, false)),
+        Spread::Steps => inputs.chunks(input_len).zip(outputs.chunks_mut(output_len)).for_each(|(i, o)| each(i, o, true)),
     }
 }
 
 /// One group's small images as a matrix of pixels × small channels: where its values are, and
 /// the strides that read them (in NCHW for a single image, else transposed into `scratch`).
-fn pixel_rows<'a>(small: &'a [f32], g: Geometry, scratch: &'a mut Vec<f32>) -> (&'a [f32], (usize, usize)) {
+fn pixel_rows<'a>(small: &'a [f32], g: Geometry, scratch: &'a mut Vec<f32>, split: bool) -> (&'a [f32], (usize, usize)) {
     if small.len() == g.small_image_len() {
         (small, (1, g.small_pixels()))
     } else {
         // SAFETY: a transpose writes every value.
-        *scratch = unsafe { written(small.len(), |pixel_major| transpose_images(small, pixel_major, g.small_channels, g.small_pixels())) };
+        *scratch = unsafe { written(small.len(), |pixel_major| transpose_images(small, pixel_major, g.small_channels, g.small_pixels(), split)) };
         (scratch, (g.small_channels, 1))
     }
 }
 
 /// The convolution: `large` → small image.
 pub fn down(large: &[f32], kernel: &[f32], g: Geometry) -> Vec<f32> {
-    down_in_groups(large, kernel, g, g.down_group())
+    let group = g.down_group();
+    down_in_groups(large, kernel, g, group, Spread::of(g, group))
 }
 
-fn down_in_groups(large: &[f32], kernel: &[f32], g: Geometry, group: usize) -> Vec<f32> {
+fn down_in_groups(large: &[f32], kernel: &[f32], g: Geometry, group: usize, spread: Spread) -> Vec<f32> {
     check(large, kernel, None, g);
     let (pixels, patch, channels) = (g.small_pixels(), g.patch_len(), g.small_channels);
-    if group == 1 {
-        // SAFETY: each image's product fills its output (see `Fill`).
-        return unsafe {
-            written(g.small_len(), |small| {
-                let images = small.par_chunks_mut(g.small_image_len()).zip(large.par_chunks(g.large_image_len()));
-                images.for_each(|(out, image)| {
-                    let patches = im2col_image(image, g);
-                    // small channels × pixels = kernel · patchesᵀ
-                    matmul((channels, pixels, patch), Fill(out), (pixels, 1), kernel, (patch, 1), &patches, (1, patch), false);
-                });
-            })
-        };
-    }
-    // The product reads the kernel row by row: ~1.3× faster than reading it column-wise.
-    // SAFETY: a transpose writes every value.
-    let kernel_t = unsafe { written(kernel.len(), |kernel_t| transpose(kernel, kernel_t, channels, patch)) };
-    // SAFETY: the groups' transposes write every value of their outputs, and the groups cover
-    // the output; each product fills its own buffer.
+    // Groups of images multiply with the kernel read row by row: ~1.3× faster than reading it
+    // column-wise. SAFETY: a transpose writes every value.
+    let kernel_t = if group > 1 { unsafe { written(kernel.len(), |kernel_t| transpose(kernel, kernel_t, channels, patch)) } } else { Vec::new() };
+    // SAFETY: each product fills its buffer, each group's transpose (or product) its part of
+    // the output, and the groups cover the output.
     unsafe {
         written(g.small_len(), |small| {
-            for (images, out) in large.chunks(group * g.large_image_len()).zip(small.chunks_mut(group * g.small_image_len())) {
-                let rows = out.len() / channels;
-                let patches = im2col(images, g);
-                // pixels × small channels = patches · kernelᵀ
-                let transposed = written(out.len(), |transposed| {
-                    matmul((rows, channels, patch), Fill(transposed), (channels, 1), &patches, (patch, 1), &kernel_t, (channels, 1), true);
-                });
-                transpose_images(&transposed, out, pixels, channels);
-            }
+            for_each_group(large, group * g.large_image_len(), small, group * g.small_image_len(), spread, |images, out, split| {
+                let patches = im2col(images, g, split);
+                if group == 1 {
+                    // small channels × pixels = kernel · patchesᵀ, straight into NCHW
+                    matmul((channels, pixels, patch), Fill(out), (pixels, 1), kernel, (patch, 1), &patches, (1, patch), split);
+                } else {
+                    // pixels × small channels = patches · kernelᵀ
+                    let rows = out.len() / channels;
+                    let transposed = written(out.len(), |transposed| {
+                        matmul((rows, channels, patch), Fill(transposed), (channels, 1), &patches, (patch, 1), &kernel_t, (channels, 1), split);
+                    });
+                    transpose_images(&transposed, out, pixels, channels, split);
+                }
+            });
         })
     }
 }
 
 /// The transposed convolution: `small` → large image.
 pub fn up(small: &[f32], kernel: &[f32], g: Geometry) -> Vec<f32> {
-    up_in_groups(small, kernel, g, g.group())
+    let group = g.group();
+    up_in_groups(small, kernel, g, group, Spread::of(g, group))
 }
 
-fn up_in_groups(small: &[f32], kernel: &[f32], g: Geometry, group: usize) -> Vec<f32> {
+fn up_in_groups(small: &[f32], kernel: &[f32], g: Geometry, group: usize, spread: Spread) -> Vec<f32> {
     check(&[], kernel, Some(small), g);
-    let (pixels, patch, channels) = (g.small_pixels(), g.patch_len(), g.small_channels);
-    if group == 1 {
-        // SAFETY: `col2im_plane` writes every value of each plane, and each product fills its
-        // buffer.
-        return unsafe {
-            written(g.large_len(), |large| {
-                let images = large.par_chunks_mut(g.large_image_len()).zip(small.par_chunks(g.small_image_len()));
-                images.for_each_init(Vec::new, |bordered, (out, input)| {
-                    // patch gradients = pixels × small channels (read in place) · kernel
-                    let patches = written(pixels * patch, |patches| {
-                        matmul((pixels, patch, channels), Fill(patches), (patch, 1), input, (1, pixels), kernel, (patch, 1), false);
-                    });
-                    for (c, plane) in out.chunks_exact_mut(g.large_pixels()).enumerate() {
-                        col2im_plane(&patches, g, c, plane, bordered);
-                    }
-                });
-            })
-        };
-    }
-    let mut scratch = Vec::new();
-    // SAFETY: `col2im` writes every value of the group's images, the groups cover the output,
-    // and each product fills its buffer.
+    let (patch, channels) = (g.patch_len(), g.small_channels);
+    // SAFETY: each product fills its buffer, `col2im` writes every value of a group's images,
+    // and the groups cover the output.
     unsafe {
         written(g.large_len(), |large| {
-            for (inputs, images) in small.chunks(group * g.small_image_len()).zip(large.chunks_mut(group * g.large_image_len())) {
+            for_each_group(small, group * g.small_image_len(), large, group * g.large_image_len(), spread, |inputs, images, split| {
                 let rows = inputs.len() / channels;
-                let (inputs, strides) = pixel_rows(inputs, g, &mut scratch);
+                let mut scratch = Vec::new();
+                let (inputs, strides) = pixel_rows(inputs, g, &mut scratch, split);
                 // patch gradients = pixels × small channels · kernel
                 let patches = written(rows * patch, |patches| {
-                    matmul((rows, patch, channels), Fill(patches), (patch, 1), inputs, strides, kernel, (patch, 1), true);
+                    matmul((rows, patch, channels), Fill(patches), (patch, 1), inputs, strides, kernel, (patch, 1), split);
                 });
-                col2im(&patches, g, images);
-            }
+                col2im(&patches, g, images, split);
+            });
         })
     }
 }
@@ -189,59 +206,53 @@ fn up_in_groups(small: &[f32], kernel: &[f32], g: Geometry, group: usize) -> Vec
 /// The kernel's gradient, given the large image and the gradient at the small one (for
 /// [`down`]), or the gradient at the large image and the small input (for [`up`]).
 pub fn kernel_gradient(large: &[f32], small: &[f32], g: Geometry) -> Vec<f32> {
-    kernel_gradient_in_groups(large, small, g, g.group())
+    let group = g.group();
+    kernel_gradient_in_groups(large, small, g, group, Spread::of(g, group))
 }
 
-fn kernel_gradient_in_groups(large: &[f32], small: &[f32], g: Geometry, group: usize) -> Vec<f32> {
+fn kernel_gradient_in_groups(large: &[f32], small: &[f32], g: Geometry, group: usize, spread: Spread) -> Vec<f32> {
     check(large, &[], Some(small), g);
-    let (pixels, patch, channels) = (g.small_pixels(), g.patch_len(), g.small_channels);
-    if group == 1 {
-        // Each thread sums the gradients of its own run of images, then the partial sums are
-        // added in order: a fixed split, so that the result does not depend on thread timing.
-        let per_part = g.batch.div_ceil(rayon::current_num_threads());
-        let parts = large.par_chunks(per_part * g.large_image_len()).zip(small.par_chunks(per_part * g.small_image_len()));
-        let partial: Vec<Vec<f32>> = parts
-            .map(|(images, inputs)| {
-                // kernelᵀ = Σ patchesᵀ · pixels × small channels (read in place), image by image
-                let product = |image: &[f32], input: &[f32], kernel: Destination<'_>| {
-                    let patches = im2col_image(image, g);
-                    matmul((patch, channels, pixels), kernel, (1, patch), &patches, (1, patch), input, (1, pixels), false);
-                };
-                let mut pairs = images.chunks(g.large_image_len()).zip(inputs.chunks(g.small_image_len()));
-                let (image, input) = pairs.next().expect("every part has an image");
-                // SAFETY: the product fills the kernel.
-                let mut kernel = unsafe { written(g.kernel_len(), |kernel| product(image, input, Fill(kernel))) };
-                for (image, input) in pairs {
-                    product(image, input, AddTo(&mut kernel));
-                }
-                kernel
-            })
-            .collect();
-        let mut parts = partial.into_iter();
-        let mut kernel = parts.next().expect("a batch of at least one image");
-        for part in parts {
-            kernel.iter_mut().zip(&part).for_each(|(sum, value)| *sum += value);
-        }
-        return kernel;
-    }
-    let mut scratch = Vec::new();
+    let (patch, channels) = (g.patch_len(), g.small_channels);
     // kernelᵀ (patch values × small channels) = Σ patchesᵀ · pixels × small channels, group by
     // group, written straight into the kernel's own layout.
-    let mut product = |images: &[f32], inputs: &[f32], kernel: Destination<'_>| {
+    let product = |images: &[f32], inputs: &[f32], kernel: Destination<'_>, split: bool| {
         let rows = inputs.len() / channels;
-        let patches = im2col(images, g);
-        let (inputs, strides) = pixel_rows(inputs, g, &mut scratch);
-        matmul((patch, channels, rows), kernel, (1, patch), &patches, (1, patch), inputs, strides, true);
+        let patches = im2col(images, g, split);
+        let mut scratch = Vec::new();
+        let (inputs, strides) = pixel_rows(inputs, g, &mut scratch, split);
+        matmul((patch, channels, rows), kernel, (1, patch), &patches, (1, patch), inputs, strides, split);
     };
-    let mut groups = large.chunks(group * g.large_image_len()).zip(small.chunks(group * g.small_image_len()));
-    let (images, inputs) = groups.next().expect("a batch of at least one image");
-    // SAFETY: the product fills the kernel.
-    let mut kernel = unsafe { written(g.kernel_len(), |kernel| product(images, inputs, Fill(kernel))) };
-    for (images, inputs) in groups {
-        product(images, inputs, AddTo(&mut kernel));
+    // The sum over a run of groups, in order.
+    let sum = |large: &[f32], small: &[f32], split: bool| {
+        let mut groups = large.chunks(group * g.large_image_len()).zip(small.chunks(group * g.small_image_len()));
+        let (images, inputs) = groups.next().expect("a run of at least one image");
+        // SAFETY: the product fills the kernel.
+        let mut kernel = unsafe { written(g.kernel_len(), |kernel| product(images, inputs, Fill(kernel), split)) };
+        for (images, inputs) in groups {
+            product(images, inputs, AddTo(&mut kernel), split);
+        }
+        kernel
+    };
+    if spread == Spread::Steps {
+        return sum(large, small, true);
+    }
+    // Each thread sums its own run of groups, then the partial sums are added in order: a fixed
+    // split, so that the result does not depend on thread timing.
+    let per_part = g.batch.div_ceil(group).div_ceil(rayon::current_num_threads()) * group;
+    let parts = large.par_chunks(per_part * g.large_image_len()).zip(small.par_chunks(per_part * g.small_image_len()));
+    let partial: Vec<Vec<f32>> = parts.map(|(images, inputs)| sum(images, inputs, false)).collect();
+    let mut parts = partial.into_iter();
+    let mut kernel = parts.next().expect("a batch of at least one image");
+    for part in parts {
+        kernel.par_chunks_mut(SUM_CHUNK).zip(part.par_chunks(SUM_CHUNK)).for_each(|(sums, values)| {
+            sums.iter_mut().zip(values).for_each(|(sum, value)| *sum += value);
+        });
     }
     kernel
 }
+
+/// Values per task when partial kernel gradients are added.
+const SUM_CHUNK: usize = 1 << 16;
 
 fn check(large: &[f32], kernel: &[f32], small: Option<&[f32]>, g: Geometry) {
     assert!(large.is_empty() || large.len() == g.large_len(), "large image: {} values for {g:?}", large.len());
@@ -261,7 +272,7 @@ enum Destination<'a> {
 use Destination::{AddTo, Fill};
 
 /// `dst (m×n) = lhs (m×k) · rhs (k×n)`, or `dst += …`; strides are (row, column) pairs in
-/// elements. With `spread`, large products are split across threads; without, the product runs
+/// elements. With `split`, large products are split across threads; without, the product runs
 /// on the calling thread (whose caller spreads the work itself).
 #[allow(clippy::too_many_arguments)]
 fn matmul(
@@ -272,7 +283,7 @@ fn matmul(
     lhs_strides: (usize, usize),
     rhs: &[f32],
     rhs_strides: (usize, usize),
-    spread: bool,
+    split: bool,
 ) {
     let extent = |(rows, cols): (usize, usize), (row_stride, col_stride): (usize, usize)| {
         (rows - 1) * row_stride + (cols - 1) * col_stride + 1
@@ -289,7 +300,7 @@ fn matmul(
     assert!(lhs.len() >= extent((m, k), lhs_strides));
     assert!(rhs.len() >= extent((k, n), rhs_strides));
     // Below ~2 M multiply-adds, splitting the product across threads costs more than it saves.
-    let parallelism = if spread && m * n * k >= 1 << 21 { Parallelism::Rayon(0) } else { Parallelism::None };
+    let parallelism = if split && m * n * k >= 1 << 21 { Parallelism::Rayon(0) } else { Parallelism::None };
     // SAFETY: the asserts above keep every index the product touches inside the three slices;
     // without `accumulate`, gemm writes the destination without reading it.
     unsafe {
@@ -320,29 +331,21 @@ fn matmul(
 /// Large images → patch rows `[images · small pixels, large_channels · 16]` in `patches`: row
 /// `(n, y, x)` holds `large[n, c, 2y+ky-1, 2x+kx-1]` at `c·16 + ky·4 + kx` (zero outside the
 /// image).
-fn im2col(large: &[f32], g: Geometry) -> Vec<f32> {
+fn im2col(large: &[f32], g: Geometry, split: bool) -> Vec<f32> {
     let (h, w) = (g.small_height, g.small_width);
     let patch = g.patch_len();
+    // One task per row of small-image pixels.
+    let row = |(i, rows): (usize, &mut [MaybeUninit<f32>])| {
+        let (image, y) = (i / h, i % h);
+        im2col_row(&large[image * g.large_image_len()..(image + 1) * g.large_image_len()], g, y, rows);
+    };
     // SAFETY: `im2col_row` writes every value of its rows, and the rows cover the patches.
     unsafe {
         written(large.len() / g.large_image_len() * g.small_pixels() * patch, |patches| {
-            // One task per row of small-image pixels.
-            patches.par_chunks_mut(w * patch).enumerate().for_each(|(i, rows)| {
-                let (image, y) = (i / h, i % h);
-                im2col_row(&large[image * g.large_image_len()..(image + 1) * g.large_image_len()], g, y, rows);
-            });
-        })
-    }
-}
-
-/// [`im2col`] of one image, on the calling thread.
-fn im2col_image(image: &[f32], g: Geometry) -> Vec<f32> {
-    let row_len = g.small_width * g.patch_len();
-    // SAFETY: as in `im2col`.
-    unsafe {
-        written(g.small_height * row_len, |patches| {
-            for (y, rows) in patches.chunks_exact_mut(row_len).enumerate() {
-                im2col_row(image, g, y, rows);
+            if split {
+                patches.par_chunks_mut(w * patch).enumerate().for_each(row);
+            } else {
+                patches.chunks_mut(w * patch).enumerate().for_each(row);
             }
         })
     }
@@ -380,46 +383,81 @@ fn im2col_row(image: &[f32], g: Geometry, y: usize, rows: &mut [MaybeUninit<f32>
 
 /// Patch rows → large images, summing every tap that lands on each pixel. One task per
 /// (image, channel) plane.
-fn col2im(patches: &[f32], g: Geometry, large: &mut [MaybeUninit<f32>]) {
+fn col2im(patches: &[f32], g: Geometry, large: &mut [MaybeUninit<f32>], split: bool) {
     let image_patches = g.small_pixels() * g.patch_len();
-    large.par_chunks_mut(g.large_pixels()).enumerate().for_each_init(Vec::new, |bordered, (i, plane)| {
+    let plane = |(i, plane): (usize, &mut [MaybeUninit<f32>])| {
         let (image, c) = (i / g.large_channels, i % g.large_channels);
-        col2im_plane(&patches[image * image_patches..(image + 1) * image_patches], g, c, plane, bordered);
-    });
+        col2im_plane(&patches[image * image_patches..(image + 1) * image_patches], g, c, plane);
+    };
+    if split {
+        large.par_chunks_mut(g.large_pixels()).enumerate().for_each(plane);
+    } else {
+        large.chunks_mut(g.large_pixels()).enumerate().for_each(plane);
+    }
 }
 
-/// Channel `c` of one image from its patch rows: the taps are scattered into a plane with a
-/// one-pixel border (`bordered`, reused), which is then dropped.
-fn col2im_plane(rows: &[f32], g: Geometry, c: usize, plane: &mut [MaybeUninit<f32>], bordered: &mut Vec<f32>) {
-    let (h, w) = (g.small_height, g.small_width);
-    let (large_h, large_w) = (2 * h, 2 * w);
-    let bordered_w = large_w + 2;
-    let patch = g.patch_len();
-    bordered.clear();
-    bordered.resize((large_h + 2) * bordered_w, 0.0);
-    for y in 0..h {
-        for x in 0..w {
-            let taps = &rows[(y * w + x) * patch + c * TAPS..][..TAPS];
-            for (ky, taps_row) in taps.chunks_exact(4).enumerate() {
-                // Bordered row 2y+ky holds large row 2y+ky-1.
-                let start = (2 * y + ky) * bordered_w + 2 * x;
-                for (sum, tap) in bordered[start..start + 4].iter_mut().zip(taps_row) {
-                    *sum += tap;
-                }
-            }
+/// Channel `c` of one image from its patch rows, each pixel written once as the sum of the
+/// (up to) four taps that land on it: large row `2a` takes kernel row 3 of small row `a-1` and
+/// row 1 of small row `a`; large row `2a+1` row 2 of small row `a` and row 0 of small row `a+1`
+/// (likewise for columns). The taps are added in order of small pixel (by row, then column):
+/// a fixed order, the one of scattering them pixel by pixel.
+fn col2im_plane(rows: &[f32], g: Geometry, c: usize, plane: &mut [MaybeUninit<f32>]) {
+    let h = g.small_height;
+    for (large_y, out) in plane.chunks_exact_mut(2 * g.small_width).enumerate() {
+        let a = large_y / 2;
+        // (small row, kernel row) of the taps that land on this row, in order.
+        match (large_y % 2 == 0, a) {
+            (true, 0) => col2im_row(rows, g, c, [(0, 1)], out),
+            (true, _) => col2im_row(rows, g, c, [(a - 1, 3), (a, 1)], out),
+            (false, _) if a + 1 < h => col2im_row(rows, g, c, [(a, 2), (a + 1, 0)], out),
+            (false, _) => col2im_row(rows, g, c, [(a, 2)], out),
         }
     }
-    for (large_y, row) in plane.chunks_exact_mut(large_w).enumerate() {
-        let start = (large_y + 1) * bordered_w + 1;
-        row.write_copy_of_slice(&bordered[start..start + large_w]);
-    }
 }
 
-/// Per image, a `rows × cols` row-major matrix becomes `cols × rows`.
-fn transpose_images(src: &[f32], dst: &mut [MaybeUninit<f32>], rows: usize, cols: usize) {
-    dst.par_chunks_mut(rows * cols)
-        .zip(src.par_chunks(rows * cols))
-        .for_each(|(dst, src)| transpose(src, dst, rows, cols));
+/// One row of a large plane (see [`col2im_plane`]) from the taps of `sources`: large column
+/// `2x` takes kernel column 3 of small pixel `x-1` and column 1 of pixel `x`; column `2x-1`
+/// column 2 of pixel `x-1` and column 0 of pixel `x`.
+fn col2im_row<const SOURCES: usize>(rows: &[f32], g: Geometry, c: usize, sources: [(usize, usize); SOURCES], out: &mut [MaybeUninit<f32>]) {
+    let (w, patch) = (g.small_width, g.patch_len());
+    let taps = |(y, ky): (usize, usize), x: usize| -> [f32; 4] {
+        let start = (y * w + x) * patch + c * TAPS + ky * 4;
+        rows[start..start + 4].try_into().expect("four taps")
+    };
+    let mut previous: Option<[[f32; 4]; SOURCES]> = None;
+    for x in 0..w {
+        let current = sources.map(|source| taps(source, x));
+        let (mut even, mut odd) = (0.0, 0.0);
+        for (s, taps) in current.iter().enumerate() {
+            if let Some(previous) = &previous {
+                odd += previous[s][2];
+                odd += taps[0];
+                even += previous[s][3];
+            }
+            even += taps[1];
+        }
+        if x > 0 {
+            out[2 * x - 1].write(odd);
+        }
+        out[2 * x].write(even);
+        previous = Some(current);
+    }
+    let last = previous.expect("a row of at least one pixel");
+    let mut odd = 0.0;
+    for taps in &last {
+        odd += taps[2];
+    }
+    out[2 * w - 1].write(odd);
+}
+
+/// Per image, a `rows × cols` row-major matrix becomes `cols × rows`: one task per image, or
+/// all on the calling thread.
+fn transpose_images(src: &[f32], dst: &mut [MaybeUninit<f32>], rows: usize, cols: usize, split: bool) {
+    if split {
+        dst.par_chunks_mut(rows * cols).zip(src.par_chunks(rows * cols)).for_each(|(dst, src)| transpose(src, dst, rows, cols));
+    } else {
+        dst.chunks_mut(rows * cols).zip(src.chunks(rows * cols)).for_each(|(dst, src)| transpose_on_this_thread(src, dst, rows, cols));
+    }
 }
 
 /// Output rows per task of [`transpose`], and the side of the tiles it moves.
@@ -433,6 +471,15 @@ fn transpose(src: &[f32], dst: &mut [MaybeUninit<f32>], rows: usize, cols: usize
         return;
     }
     dst.par_chunks_mut(TILE * rows).enumerate().for_each(|(stripe, dst)| transpose_stripe(src, dst, rows, cols, stripe * TILE));
+}
+
+/// [`transpose`] on the calling thread.
+fn transpose_on_this_thread(src: &[f32], dst: &mut [MaybeUninit<f32>], rows: usize, cols: usize) {
+    assert_eq!((src.len(), dst.len()), (rows * cols, rows * cols), "transpose of {rows}×{cols}");
+    if dst.is_empty() {
+        return;
+    }
+    dst.chunks_mut(TILE * rows).enumerate().for_each(|(stripe, dst)| transpose_stripe(src, dst, rows, cols, stripe * TILE));
 }
 
 /// Output rows `first_col..` (as many as `dst` holds) of [`transpose`]: 8×8 tiles go through
@@ -521,12 +568,13 @@ mod tests {
         Geometry { batch: 1, large_channels: 4, small_channels: 6, small_height: 2, small_width: 5 },
     ];
 
-    /// Every way of grouping the batch into products: one image at a time, uneven groups, all.
-    fn groupings(g: Geometry) -> Vec<usize> {
+    /// Every way of grouping the batch into products (one image at a time, uneven groups, all),
+    /// each with the groups on their own threads and with every step split across the threads.
+    fn groupings(g: Geometry) -> Vec<(usize, Spread)> {
         let mut groups = vec![1, 2, g.batch, g.group(), g.down_group()];
         groups.sort();
         groups.dedup();
-        groups
+        groups.into_iter().flat_map(|group| [(group, Spread::Groups), (group, Spread::Steps)]).collect()
     }
 
     #[test]
@@ -547,8 +595,8 @@ mod tests {
     fn down_is_the_convolution() {
         for g in SHAPES {
             let (large, kernel) = (values(g.large_len(), 1), values(g.kernel_len(), 2));
-            for group in groupings(g) {
-                assert_close(&down_in_groups(&large, &kernel, g, group), &naive_down(&large, &kernel, g));
+            for (group, spread) in groupings(g) {
+                assert_close(&down_in_groups(&large, &kernel, g, group, spread), &naive_down(&large, &kernel, g));
             }
         }
     }
@@ -560,11 +608,11 @@ mod tests {
         for g in SHAPES {
             let (large, kernel, small) = (values(g.large_len(), 3), values(g.kernel_len(), 4), values(g.small_len(), 5));
             let forward = dot(&naive_down(&large, &kernel, g), &small);
-            for group in groupings(g) {
-                let through_up = dot(&large, &up_in_groups(&small, &kernel, g, group));
-                let through_kernel = dot(&kernel, &kernel_gradient_in_groups(&large, &small, g, group));
-                assert!((forward - through_up).abs() < 1e-4 * (1.0 + forward.abs()), "{g:?} in groups of {group}: {forward} vs {through_up}");
-                assert!((forward - through_kernel).abs() < 1e-4 * (1.0 + forward.abs()), "{g:?} in groups of {group}: {forward} vs {through_kernel}");
+            for (group, spread) in groupings(g) {
+                let through_up = dot(&large, &up_in_groups(&small, &kernel, g, group, spread));
+                let through_kernel = dot(&kernel, &kernel_gradient_in_groups(&large, &small, g, group, spread));
+                assert!((forward - through_up).abs() < 1e-4 * (1.0 + forward.abs()), "{g:?} in groups of {group}, {spread:?}: {forward} vs {through_up}");
+                assert!((forward - through_kernel).abs() < 1e-4 * (1.0 + forward.abs()), "{g:?} in groups of {group}, {spread:?}: {forward} vs {through_kernel}");
             }
         }
     }
