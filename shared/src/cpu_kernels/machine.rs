@@ -19,20 +19,22 @@ pub struct Machine {
     /// Per-core L2 and shared L3 cache in bytes, where the OS says.
     pub l2_bytes: Option<usize>,
     pub l3_bytes: Option<usize>,
-    /// Patches unrolled per grouped product (see `conv`): a quarter of the L3 cache, so that a
-    /// group's patches, written by the unrolling and read back by the product, stay in it while
-    /// the product's own blocks and the other operands share the rest; between 2 and 16 MB.
+    /// Patches unrolled per grouped product (see `conv`): half of each thread's share of the
+    /// L3 cache (a quarter of it on two threads), since every thread unrolls a group of its own,
+    /// so that a group's patches, written by the unrolling and read back by the product, stay in
+    /// it while the product's own blocks and the other operands share the rest; between 2 and
+    /// 16 MB.
     pub group_bytes: usize,
 }
 
 impl Machine {
     fn detect() -> Self {
-        let (l2_bytes, l3_bytes) = (cache_bytes(2), cache_bytes(3));
-        let group_bytes = l3_bytes.map_or(FALLBACK_GROUP_BYTES, |l3| (l3 / 4).clamp(2 << 20, 16 << 20));
+        let (l2_bytes, l3_bytes, threads) = (cache_bytes(2), cache_bytes(3), rayon::current_num_threads());
+        let group_bytes = l3_bytes.map_or(FALLBACK_GROUP_BYTES, |l3| (l3 / (2 * threads)).clamp(2 << 20, 16 << 20));
         Self {
             model: cpu_model().unwrap_or_else(|| "unknown CPU".to_string()),
             vectors: vector_instructions(),
-            threads: rayon::current_num_threads(),
+            threads,
             l2_bytes,
             l3_bytes,
             group_bytes,
