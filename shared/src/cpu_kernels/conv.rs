@@ -124,9 +124,22 @@ fn for_each_group(
     spread: Spread,
     each: impl Fn(&[f32], &mut [MaybeUninit<f32>], bool) + Sync,
 ) {
-    match spread {
-        Spread::Groups => inputs.par_chunks(input_len).zip(outputs.par_chunks_mut(output_len)).for_each(|(i, o)| each(i, o, false)),
-        Spread::Steps => inputs.chunks(input_len).zip(outputs.chunks_mut(output_len)).for_each(|(i, o)| each(i, o, true)),
+    // The groups across the threads and each step on one, or the groups in turn and each step
+    // across the threads.
+    let steps_split = spread == Spread::Steps;
+    for_each_chunk(outputs, output_len, !steps_split, |group, outputs| {
+        let start = group * input_len;
+        each(&inputs[start..(start + input_len).min(inputs.len())], outputs, steps_split);
+    });
+}
+
+/// `each(i, chunk)` for chunk `i` of `values` cut into `chunk_len` values (the last may be
+/// shorter): spread over the threads with `split`, else in order on the calling thread.
+fn for_each_chunk<T: Send>(values: &mut [T], chunk_len: usize, split: bool, each: impl Fn(usize, &mut [T]) + Sync) {
+    if split {
+        values.par_chunks_mut(chunk_len).enumerate().for_each(|(i, chunk)| each(i, chunk));
+    } else {
+        values.chunks_mut(chunk_len).enumerate().for_each(|(i, chunk)| each(i, chunk));
     }
 }
 
@@ -153,7 +166,7 @@ fn down_in_groups(large: &[f32], kernel: &[f32], g: Geometry, group: usize, spre
     let (pixels, patch, channels) = (g.small_pixels(), g.patch_len(), g.small_channels);
     // Groups of images multiply with the kernel read row by row: ~1.3× faster than reading it
     // column-wise. SAFETY: a transpose writes every value.
-    let kernel_t = if group > 1 { unsafe { written(kernel.len(), |kernel_t| transpose(kernel, kernel_t, channels, patch)) } } else { Vec::new() };
+    let kernel_t = if group > 1 { unsafe { written(kernel.len(), |kernel_t| transpose(kernel, kernel_t, channels, patch, true)) } } else { Vec::new() };
     // SAFETY: each product fills its buffer, each group's transpose (or product) its part of
     // the output, and the groups cover the output.
     unsafe {
@@ -335,20 +348,12 @@ fn im2col(large: &[f32], g: Geometry, split: bool) -> Vec<f32> {
     let (h, w) = (g.small_height, g.small_width);
     let patch = g.patch_len();
     // One task per row of small-image pixels.
-    let row = |(i, rows): (usize, &mut [MaybeUninit<f32>])| {
+    let row = |i: usize, rows: &mut [MaybeUninit<f32>]| {
         let (image, y) = (i / h, i % h);
         im2col_row(&large[image * g.large_image_len()..(image + 1) * g.large_image_len()], g, y, rows);
     };
     // SAFETY: `im2col_row` writes every value of its rows, and the rows cover the patches.
-    unsafe {
-        written(large.len() / g.large_image_len() * g.small_pixels() * patch, |patches| {
-            if split {
-                patches.par_chunks_mut(w * patch).enumerate().for_each(row);
-            } else {
-                patches.chunks_mut(w * patch).enumerate().for_each(row);
-            }
-        })
-    }
+    unsafe { written(large.len() / g.large_image_len() * g.small_pixels() * patch, |patches| for_each_chunk(patches, w * patch, split, row)) }
 }
 
 /// The patch rows of small-image row `y`, written in order (pixel by pixel, each row channel
@@ -385,15 +390,10 @@ fn im2col_row(image: &[f32], g: Geometry, y: usize, rows: &mut [MaybeUninit<f32>
 /// (image, channel) plane.
 fn col2im(patches: &[f32], g: Geometry, large: &mut [MaybeUninit<f32>], split: bool) {
     let image_patches = g.small_pixels() * g.patch_len();
-    let plane = |(i, plane): (usize, &mut [MaybeUninit<f32>])| {
+    for_each_chunk(large, g.large_pixels(), split, |i, plane| {
         let (image, c) = (i / g.large_channels, i % g.large_channels);
         col2im_plane(&patches[image * image_patches..(image + 1) * image_patches], g, c, plane);
-    };
-    if split {
-        large.par_chunks_mut(g.large_pixels()).enumerate().for_each(plane);
-    } else {
-        large.chunks_mut(g.large_pixels()).enumerate().for_each(plane);
-    }
+    });
 }
 
 /// Channel `c` of one image from its patch rows, each pixel written once as the sum of the
@@ -453,33 +453,22 @@ fn col2im_row<const SOURCES: usize>(rows: &[f32], g: Geometry, c: usize, sources
 /// Per image, a `rows × cols` row-major matrix becomes `cols × rows`: one task per image, or
 /// all on the calling thread.
 fn transpose_images(src: &[f32], dst: &mut [MaybeUninit<f32>], rows: usize, cols: usize, split: bool) {
-    if split {
-        dst.par_chunks_mut(rows * cols).zip(src.par_chunks(rows * cols)).for_each(|(dst, src)| transpose(src, dst, rows, cols));
-    } else {
-        dst.chunks_mut(rows * cols).zip(src.chunks(rows * cols)).for_each(|(dst, src)| transpose_on_this_thread(src, dst, rows, cols));
-    }
+    let len = rows * cols;
+    for_each_chunk(dst, len, split, |image, dst| transpose(&src[image * len..(image + 1) * len], dst, rows, cols, split));
 }
 
 /// Output rows per task of [`transpose`], and the side of the tiles it moves.
 const TILE: usize = 8;
 
 /// `src` is `rows × cols` row-major; `dst` becomes `cols × rows`, in stripes of [`TILE`] output
-/// rows spread over the threads (a kernel transposed on one thread kept the others waiting).
-fn transpose(src: &[f32], dst: &mut [MaybeUninit<f32>], rows: usize, cols: usize) {
+/// rows, spread over the threads with `split` (a kernel transposed on one thread kept the others
+/// waiting).
+fn transpose(src: &[f32], dst: &mut [MaybeUninit<f32>], rows: usize, cols: usize, split: bool) {
     assert_eq!((src.len(), dst.len()), (rows * cols, rows * cols), "transpose of {rows}×{cols}");
     if dst.is_empty() {
         return;
     }
-    dst.par_chunks_mut(TILE * rows).enumerate().for_each(|(stripe, dst)| transpose_stripe(src, dst, rows, cols, stripe * TILE));
-}
-
-/// [`transpose`] on the calling thread.
-fn transpose_on_this_thread(src: &[f32], dst: &mut [MaybeUninit<f32>], rows: usize, cols: usize) {
-    assert_eq!((src.len(), dst.len()), (rows * cols, rows * cols), "transpose of {rows}×{cols}");
-    if dst.is_empty() {
-        return;
-    }
-    dst.chunks_mut(TILE * rows).enumerate().for_each(|(stripe, dst)| transpose_stripe(src, dst, rows, cols, stripe * TILE));
+    for_each_chunk(dst, TILE * rows, split, |stripe, dst| transpose_stripe(src, dst, rows, cols, stripe * TILE));
 }
 
 /// Output rows `first_col..` (as many as `dst` holds) of [`transpose`]: 8×8 tiles go through
@@ -582,7 +571,7 @@ mod tests {
         for (rows, cols) in [(1, 1), (3, 5), (8, 8), (16, 24), (13, 21), (64, 9)] {
             let src: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
             // SAFETY: a transpose writes every value (and the test build starts from NaN).
-            let dst = unsafe { written(rows * cols, |dst| transpose(&src, dst, rows, cols)) };
+            let dst = unsafe { written(rows * cols, |dst| transpose(&src, dst, rows, cols, true)) };
             for r in 0..rows {
                 for c in 0..cols {
                     assert_eq!(dst[c * rows + r], src[r * cols + c], "{rows}×{cols} at ({r}, {c})");
