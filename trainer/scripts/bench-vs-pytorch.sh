@@ -44,6 +44,13 @@ import statistics, sys
 ours, theirs, ours_g, theirs_g = ([float(v) for v in arg.split()] for arg in sys.argv[1:5])
 a, p = statistics.median(ours), statistics.median(theirs)
 ga, gp = statistics.median(ours_g), statistics.median(theirs_g)
+# On a shared machine the speed of both drifts by tens of percent within minutes; each round's
+# two runs are back to back, so the ratio within a round is steadier than the ratio of medians.
+ratios = [o / t for o, t in zip(ours, theirs)]
+paint_ratios = [t / o for o, t in zip(ours_g, theirs_g)]
+ahead = sum(r > 1 for r in ratios)
 print(f"training, width 64, batch 64 ({sys.argv[5]}): atelier {a:.1f} img/s, PyTorch {p:.1f} img/s: {a / p:.2f}x")
+print(f"  per round: {' / '.join(f'{r:.2f}x' for r in ratios)}; median {statistics.median(ratios):.2f}x; atelier ahead in {ahead} of {len(ratios)}")
 print(f"16 portraits: atelier {ga:.1f} ms, PyTorch {gp:.1f} ms: PyTorch takes {gp / ga:.2f}x atelier's time")
+print(f"  per round: {' / '.join(f'{r:.2f}x' for r in paint_ratios)}; median {statistics.median(paint_ratios):.2f}x")
 PY
