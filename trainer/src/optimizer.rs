@@ -77,8 +77,8 @@ mod tests {
     }
 
     fn values(layer: &Linear) -> Vec<f32> {
-        let mut values = layer.weight.val().into_data().to_vec::<f32>().unwrap();
-        values.extend(layer.bias.as_ref().unwrap().val().into_data().to_vec::<f32>().unwrap());
+        let mut values = layer.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        values.extend(layer.bias.as_ref().unwrap().val().into_data().try_to_vec::<f32>().unwrap());
         values
     }
 
