@@ -10,11 +10,12 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::checkpoint::TrainingState;
-use crate::data::{BatchPlan, STREAM_AUGMENT, STREAM_DIFFAUGMENT};
+use crate::data::batches::{BatchPlan, STREAM_AUGMENT, STREAM_DIFFAUGMENT};
 use crate::device::DeviceChoice;
-use crate::optimizer::adam;
-use crate::training::{Phase, TrainOptions, noise_batch, train_step};
+use crate::training::TrainOptions;
+use crate::training::checkpoint::TrainingState;
+use crate::training::optimizer::adam;
+use crate::training::step::{Phase, noise_batch, train_step};
 
 pub struct BenchOptions {
     pub device: DeviceChoice,

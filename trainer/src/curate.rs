@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use std::path::Path;
 
-use crate::checkpoint;
+use crate::training::checkpoint;
 
 /// A candidate seed and the discriminator's probability that its portrait is real.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -26,7 +26,7 @@ pub fn curate(run: &Path, weights: Option<&Path>, candidates: u64, top: usize) -
     let device = Device::flex();
     let discriminator = checkpoint::load_module(state.discriminator.init(&device), &dir, checkpoint::DISCRIMINATOR_FILE)?.valid();
     let generator = match weights {
-        Some(path) => crate::export::load_weights(path, &device)?.0,
+        Some(path) => crate::generator_files::load_weights(path, &device)?.0,
         None => checkpoint::load_painter(&dir, &state.generator, &device)?.0,
     };
     let seeds: Vec<u64> = (0..candidates).collect();

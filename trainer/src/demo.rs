@@ -87,7 +87,7 @@ pub fn demo(options: DemoOptions) -> Result<()> {
     println!("\n3/3 exporting and sampling");
     let generator = run.join("generator.bpk");
     let half = run.join("generator-half.bpk");
-    crate::export::export(&run, &half, atelier_shared::Precision::Half, crate::export::Format::Burnpack, false)?;
+    crate::training::export::export(&run, &half, atelier_shared::Precision::Half, crate::generator_files::Format::Burnpack, false)?;
     // Beside the gallery's own weights (never over them), for `trunk serve` + `?weights=demo`.
     let gallery_assets = Path::new("web/assets");
     let for_gallery = gallery_assets.is_dir().then(|| gallery_assets.join("demo.bpk"));
@@ -95,7 +95,7 @@ pub fn demo(options: DemoOptions) -> Result<()> {
         crate::atomic::write(path, &std::fs::read(&half)?)?;
     }
     let portraits = run.join("portraits.png");
-    crate::export::sample(&generator, 0, 16, true, &portraits)?;
+    crate::generator_files::sample::sample(&generator, 0, 16, true, &portraits)?;
 
     let r = run.display();
     println!("\nmade in {r}/:");

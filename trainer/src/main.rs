@@ -1,26 +1,20 @@
 //! `trainer`: learns to paint portraits with a DCGAN on the GPU (burn + wgpu), exports the
 //! generator for the browser and samples portraits by seed.
 //!
-//! Pipeline: data (load + augment) → model (in `atelier-shared`) → training → export → sample.
+//! Rooms: `data` (load, augment, batch) → model (in `atelier-shared`) → `training` (the loop and
+//! all it needs) → `generator_files` (export, import, sample) and `evaluation`; `demo`, `curate`,
+//! `bench` and `preprocess` are one job each.
 
 mod atomic;
-mod augment;
 mod bench;
-mod checkpoint;
 mod curate;
 mod data;
 mod demo;
 mod device;
-mod diffaugment;
-mod ema;
-mod evaluate;
-mod export;
+mod evaluation;
+mod generator_files;
 mod grid;
-mod metrics;
-mod optimizer;
 mod preprocess;
-mod pytorch;
-mod tensorboard;
 mod training;
 
 use anyhow::Result;
@@ -29,7 +23,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 use device::DeviceChoice;
-use export::Format;
+use generator_files::Format;
 use training::{GeneratorLoss, Recipe, TrainOptions, TrainRequest};
 
 // Training allocates and frees tensors of tens of megabytes every step; the system allocator
@@ -155,10 +149,10 @@ struct TrainArgs {
     #[arg(long)]
     eval_every: Option<u64>,
     /// Generator learning rate (Adam, β = (0.5, 0.99), ε = 1e-8).
-    #[arg(long, default_value_t = training::DEFAULT_LR_G)]
+    #[arg(long, default_value_t = training::options::DEFAULT_LR_G)]
     lr_g: f64,
     /// Discriminator learning rate.
-    #[arg(long, default_value_t = training::DEFAULT_LR_D)]
+    #[arg(long, default_value_t = training::options::DEFAULT_LR_D)]
     lr_d: f64,
     /// Generator loss.
     #[arg(long, value_enum, default_value_t = GeneratorLoss::FeatureMatching)]
@@ -173,13 +167,13 @@ struct TrainArgs {
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
     /// Steps between checkpoints.
-    #[arg(long, default_value_t = training::DEFAULT_CHECKPOINT_EVERY)]
+    #[arg(long, default_value_t = training::options::DEFAULT_CHECKPOINT_EVERY)]
     checkpoint_every: u64,
     /// Steps between sample grids.
-    #[arg(long, default_value_t = training::DEFAULT_SAMPLE_EVERY)]
+    #[arg(long, default_value_t = training::options::DEFAULT_SAMPLE_EVERY)]
     sample_every: u64,
     /// Steps between reading losses back from the device (progress bar, metrics.csv, TensorBoard).
-    #[arg(long, default_value_t = training::DEFAULT_LOG_EVERY)]
+    #[arg(long, default_value_t = training::options::DEFAULT_LOG_EVERY)]
     log_every: u64,
     /// Continue the run in --run from its last checkpoint (its saved options are used; --epochs may extend it).
     #[arg(long, requires = "run")]
@@ -359,20 +353,20 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train(args),
         Command::Export(args) => {
             let what = match (&args.run, &args.weights) {
-                (Some(run), _) => format!("generator at step {}", export::export(run, &args.out, precision(args.half, args.int8), args.format, args.live)?),
+                (Some(run), _) => format!("generator at step {}", training::export::export(run, &args.out, precision(args.half, args.int8), args.format, args.live)?),
                 (None, Some(weights)) => {
-                    export::convert(weights, &args.out, precision(args.half, args.int8), args.format)?;
+                    generator_files::convert(weights, &args.out, precision(args.half, args.int8), args.format)?;
                     format!("from {}", weights.display())
                 }
                 (None, None) => unreachable!("clap requires --run or --weights"),
             };
-            println!("{}", export::written_line(&args.out, &what, args.format)?);
+            println!("{}", generator_files::written_line(&args.out, &what, args.format)?);
             Ok(())
         }
         Command::Import(args) => {
-            let config = pytorch::import(&args.pytorch, &args.out, precision(args.half, args.int8))?;
+            let config = generator_files::import(&args.pytorch, &args.out, precision(args.half, args.int8))?;
             let what = format!("the article's generator at width {}", config.width);
-            println!("{}", export::written_line(&args.out, &what, Format::Burnpack)?);
+            println!("{}", generator_files::written_line(&args.out, &what, Format::Burnpack)?);
             Ok(())
         }
         Command::Bench(args) => {
@@ -407,11 +401,11 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Evaluate(args) => {
             let portraits = match (&args.weights, &args.images) {
-                (Some(weights), _) => evaluate::Portraits::Generator { weights: weights.clone(), count: args.count },
-                (None, Some(images)) => evaluate::Portraits::Folder(images.clone()),
+                (Some(weights), _) => evaluation::Portraits::Generator { weights: weights.clone(), count: args.count },
+                (None, Some(images)) => evaluation::Portraits::Folder(images.clone()),
                 (None, None) => unreachable!("clap requires --weights or --images"),
             };
-            let evaluation = evaluate::evaluate(&portraits, &args.data)?;
+            let evaluation = evaluation::evaluate(&portraits, &args.data)?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&evaluation)?);
             } else {
@@ -420,12 +414,12 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Sample(args) => {
-            let written = export::sample(&args.weights, args.seed, args.count, args.grid, &args.out)?;
+            let written = generator_files::sample::sample(&args.weights, args.seed, args.count, args.grid, &args.out)?;
             for path in written {
                 println!("wrote {}", path.display());
             }
             // The identity share links carry, so a link's portrait can be found and painted here.
-            let painter = export::painter_id_of(&args.weights)?;
+            let painter = generator_files::painter_id_of(&args.weights)?;
             println!("painter {painter} (the gallery links to seed N of it as #seed=N&painter={painter})");
             Ok(())
         }
@@ -446,9 +440,9 @@ fn train(args: TrainArgs) -> Result<()> {
     let recipe = TrainOptions::recipe(args.recipe, args.data.clone(), args.width, args.batch_size);
     let options = TrainOptions {
         data: args.data,
-        epochs: args.epochs.unwrap_or(training::DEFAULT_EPOCHS),
+        epochs: args.epochs.unwrap_or(training::options::DEFAULT_EPOCHS),
         diffaugment: match &args.diffaugment {
-            Some(text) => diffaugment::DiffAugment::parse(text)?,
+            Some(text) => training::diffaugment::DiffAugment::parse(text)?,
             None => recipe.diffaugment,
         },
         ema_decay: match args.ema_decay {

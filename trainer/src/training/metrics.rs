@@ -5,9 +5,9 @@ use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::Path;
 
-use crate::evaluate::Evaluation;
-use crate::tensorboard::EventWriter;
-use crate::training::StepMetrics;
+use super::step::StepMetrics;
+use super::tensorboard::EventWriter;
+use crate::evaluation::Evaluation;
 
 /// One row of `metrics.csv`: a step's scalars, or (a row of its own, written when it finishes)
 /// an evaluation of the portraits at a step.
@@ -123,6 +123,24 @@ pub fn log_metrics(events: &mut EventWriter, row: &MetricsRow) -> Result<()> {
         events.scalar(tag, row.step, value)?;
     }
     events.flush()
+}
+
+/// Where a run writes down what it measures: `metrics.csv` and TensorBoard, row by row.
+pub struct RunLog {
+    pub csv: MetricsCsv,
+    pub events: EventWriter,
+}
+
+impl RunLog {
+    pub fn open(run: &Path) -> Result<Self> {
+        Ok(Self { events: EventWriter::create(run)?, csv: MetricsCsv::open(run)? })
+    }
+
+    /// A row in metrics.csv and the same scalars in TensorBoard.
+    pub fn write(&mut self, row: &MetricsRow) -> Result<()> {
+        self.csv.write(row)?;
+        log_metrics(&mut self.events, row)
+    }
 }
 
 #[cfg(test)]

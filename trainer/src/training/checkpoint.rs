@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::training::TrainOptions;
+use super::options::TrainOptions;
 
 const CURRENT: &str = "checkpoint";
 const PREVIOUS: &str = "checkpoint.previous";

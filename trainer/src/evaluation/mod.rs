@@ -25,7 +25,6 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Instant;
 
 /// Pyramid levels measured, finest first (64, 32 and 16 px).
@@ -468,84 +467,6 @@ impl Reference {
     }
 }
 
-/// Evaluations during training, on a thread of their own: the training loop hands over the
-/// portraits (painted on the training device) and goes on; the results come back when ready.
-/// The real crops are measured on that thread too, so even that does not hold training up.
-pub struct BackgroundEvaluator {
-    jobs: Option<Sender<Job>>,
-    results: Receiver<Result<Finished>>,
-    pending: usize,
-    worker: Option<std::thread::JoinHandle<()>>,
-}
-
-struct Job {
-    step: u64,
-    portraits: Vec<RgbImage>,
-    /// The weights that painted them, kept if they turn out best.
-    weights: Vec<u8>,
-}
-
-/// A finished evaluation, with the weights it measured.
-pub struct Finished {
-    pub step: u64,
-    pub evaluation: Evaluation,
-    pub weights: Vec<u8>,
-}
-
-impl BackgroundEvaluator {
-    pub fn start(crops: Vec<RgbImage>) -> Self {
-        let (jobs, inbox) = channel::<Job>();
-        let (outbox, results) = channel();
-        let worker = std::thread::spawn(move || {
-            let reference = Reference::new(&crops);
-            for job in inbox {
-                let result = match &reference {
-                    Ok(reference) => reference
-                        .evaluate(&job.portraits)
-                        .map(|evaluation| Finished { step: job.step, evaluation, weights: job.weights }),
-                    Err(e) => Err(anyhow::anyhow!("cannot measure the real images: {e:#}")),
-                };
-                if outbox.send(result).is_err() {
-                    return;
-                }
-            }
-        });
-        Self { jobs: Some(jobs), results, pending: 0, worker: Some(worker) }
-    }
-
-    pub fn submit(&mut self, step: u64, portraits: Vec<RgbImage>, weights: Vec<u8>) -> Result<()> {
-        let jobs = self.jobs.as_ref().expect("submit before finish");
-        jobs.send(Job { step, portraits, weights }).map_err(|_| anyhow::anyhow!("the evaluation thread stopped"))?;
-        self.pending += 1;
-        Ok(())
-    }
-
-    /// The evaluations finished since the last call, without waiting.
-    pub fn ready(&mut self) -> Result<Vec<Finished>> {
-        let mut done = Vec::new();
-        while let Ok(result) = self.results.try_recv() {
-            self.pending -= 1;
-            done.push(result?);
-        }
-        Ok(done)
-    }
-
-    /// Waits for every evaluation handed over.
-    pub fn finish(&mut self) -> Result<Vec<Finished>> {
-        self.jobs = None;
-        let mut done = Vec::new();
-        while self.pending > 0 {
-            let result = self.results.recv().map_err(|_| anyhow::anyhow!("the evaluation thread stopped"))?;
-            self.pending -= 1;
-            done.push(result?);
-        }
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
-        }
-        Ok(done)
-    }
-}
-
 /// What `trainer evaluate` measures.
 pub enum Portraits {
     /// Portraits of seeds `0..count` from a weights file.
@@ -563,9 +484,9 @@ pub fn evaluate(portraits: &Portraits, data: &Path) -> Result<Evaluation> {
                 bail!("--count must be at least 2 (diversity compares portraits)");
             }
             let device = Device::flex();
-            let (generator, _) = crate::export::load_weights(weights, &device)?;
+            let (generator, _) = crate::generator_files::load_weights(weights, &device)?;
             eprintln!("painting {count} portraits (seeds 0…{}) with {}", count - 1, weights.display());
-            crate::export::generate(&generator, 0, *count, &device)?
+            crate::generator_files::sample::generate(&generator, 0, *count, &device)?
         }
         Portraits::Folder(dir) => load_images(dir, true)?,
     };

@@ -58,10 +58,9 @@ fn article_layout(config: &GeneratorConfig) -> Vec<ArticleTensor> {
     layout
 }
 
-/// `trainer import`: reads the article's generator from `source` (a PyTorch `.pt`/`.pth`, or a
-/// `.safetensors` file), checks it name by name and shape by shape, and writes our weights file.
-/// Nothing is written unless every tensor fits.
-pub fn import(source: &Path, out: &Path, precision: Precision) -> Result<GeneratorConfig> {
+/// Reads the article's generator from `source` (a PyTorch `.pt`/`.pth`, or a `.safetensors`
+/// file), checked name by name and shape by shape, in inference mode.
+pub fn read_article_generator(source: &Path) -> Result<(Generator, GeneratorConfig)> {
     let tensors = read_state_dict(source)?;
     let config = check_layout(&tensors).with_context(|| format!("{} is not the article's generator", source.display()))?;
     let mut generator = config.init(&Device::flex());
@@ -77,8 +76,7 @@ pub fn import(source: &Path, out: &Path, precision: Precision) -> Result<Generat
     if !applied.errors.is_empty() || !applied.missing.is_empty() {
         bail!("{} cannot be loaded into the generator:\n{applied}", source.display());
     }
-    crate::export::write_generator(&generator.valid(), &config, out, precision, crate::export::Format::Burnpack)?;
-    Ok(config)
+    Ok((generator.valid(), config))
 }
 
 /// The tensors of a state_dict by name, without a `DataParallel` prefix.
@@ -236,8 +234,8 @@ mod tests {
         for (name, file) in [("plain.safetensors", &bytes), ("data-parallel.safetensors", &prefixed)] {
             let (source, out) = (dir.path().join(name), dir.path().join(format!("{name}.bpk")));
             std::fs::write(&source, file).unwrap();
-            assert_eq!(import(&source, &out, Precision::Full).unwrap(), config);
-            let (imported, _) = crate::export::load_weights(&out, &Device::flex()).unwrap();
+            assert_eq!(crate::generator_files::import(&source, &out, Precision::Full).unwrap(), config);
+            let (imported, _) = crate::generator_files::load_weights(&out, &Device::flex()).unwrap();
             assert_eq!(paint(&imported), paint(&generator), "{name}");
         }
     }

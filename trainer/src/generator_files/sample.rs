@@ -1,0 +1,48 @@
+//! Portraits out of a generator: a batch of seeds painted in memory, and `trainer sample`'s PNG
+//! files.
+
+use anyhow::{Context, Result, bail};
+use atelier_shared::{Generator, IMAGE_SIZE, latent_batch, to_rgb_images};
+use burn::tensor::Device;
+use std::path::{Path, PathBuf};
+
+use super::load_weights;
+
+/// Portraits for consecutive seeds `first_seed..first_seed + count`.
+pub fn generate(generator: &Generator, first_seed: u64, count: usize, device: &Device) -> Result<Vec<atelier_shared::RgbImage>> {
+    let seeds: Vec<u64> = (0..count as u64)
+        .map(|i| first_seed.checked_add(i).context("seed range goes beyond the largest seed (2^64 - 1)"))
+        .collect::<Result<_>>()?;
+    let mut images = Vec::with_capacity(count);
+    for chunk in seeds.chunks(64) {
+        let values: Vec<f32> = generator
+            .forward(latent_batch(chunk, generator.latent_dim(), device))
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        images.extend(to_rgb_images(&values, chunk.len(), IMAGE_SIZE, IMAGE_SIZE));
+    }
+    Ok(images)
+}
+
+/// `trainer sample`: one PNG (`--count 1` or `--grid`), or a folder of `seed-N.png` files.
+pub fn sample(weights: &Path, seed: u64, count: usize, as_grid: bool, out: &Path) -> Result<Vec<PathBuf>> {
+    if count == 0 {
+        bail!("--count must be at least 1");
+    }
+    let device = Device::flex();
+    let (generator, _) = load_weights(weights, &device)?;
+    let images = generate(&generator, seed, count, &device)?;
+    if as_grid || count == 1 {
+        let image = if as_grid { crate::grid::grid(&images, crate::grid::square_columns(count)) } else { images[0].clone() };
+        crate::grid::save_png(&image, out)?;
+        return Ok(vec![out.to_path_buf()]);
+    }
+    let mut written = Vec::new();
+    for (i, image) in images.iter().enumerate() {
+        let path = out.join(format!("seed-{}.png", seed + i as u64));
+        crate::grid::save_png(image, &path)?;
+        written.push(path);
+    }
+    Ok(written)
+}

@@ -1,0 +1,85 @@
+//! Training: the GAN loop and everything it needs — the [`options`] and recipes, the [`step`],
+//! the generator's weight average ([`ema`]), [`diffaugment`], our Adam ([`optimizer`]),
+//! [`checkpoint`]s, the logs ([`metrics`], [`tensorboard`]), [`samples`] and [`evaluations`]
+//! during training — and [`export`], a run's generator out to a file.
+//!
+//! Two recipes: the article's exactly, and the default one for small data sets, which adds
+//! DiffAugment to everything the discriminator sees, paints with an average of the generator's
+//! weights and measures the portraits every `--eval-every` steps, keeping the best.
+
+pub mod checkpoint;
+pub mod diffaugment;
+pub mod ema;
+pub mod evaluations;
+pub mod export;
+pub mod metrics;
+pub mod optimizer;
+pub mod options;
+mod progress;
+mod samples;
+mod session;
+pub mod step;
+pub mod tensorboard;
+
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::data::batches::spawn_batches;
+use crate::device::DeviceChoice;
+pub use evaluations::BEST_GENERATOR_FILE;
+pub use options::{GeneratorLoss, Recipe, TrainOptions};
+use session::Session;
+use step::StepMetrics;
+
+/// What to train and how to show it.
+pub struct TrainRequest {
+    pub options: TrainOptions,
+    pub run: PathBuf,
+    pub resume: bool,
+    /// `--epochs` given on the command line (on resume it may extend the run).
+    pub epochs_override: Option<u64>,
+    pub device: DeviceChoice,
+    /// Stop after this many steps in this call (tests; the run stays resumable).
+    pub max_steps: Option<u64>,
+    pub progress: bool,
+}
+
+/// How a call to [`train`] ended.
+#[derive(Debug)]
+pub struct TrainOutcome {
+    pub run: PathBuf,
+    pub steps_done: u64,
+    pub total_steps: u64,
+    pub last: StepMetrics,
+    pub images_per_second: f64,
+    pub device: String,
+    /// The best evaluation so far, if the run evaluates.
+    pub best: Option<checkpoint::Best>,
+}
+
+/// Set by Ctrl-C: the loop saves a checkpoint and stops at the next step boundary.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// `trainer train`: trains (or resumes) the run in `request.run` until its last step, `--max-steps`
+/// or Ctrl-C, whichever comes first.
+pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
+    let mut session = Session::open(&request)?;
+    let batches = spawn_batches(session.plan, session.images.clone(), session.step, session.end_step);
+    STOP.store(false, Ordering::SeqCst);
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
+
+    while session.step < session.end_step {
+        if STOP.load(Ordering::SeqCst) {
+            return session.finish(true);
+        }
+        let mut batch = batches.recv().context("the batch preparation thread stopped unexpectedly")?;
+        let scalars = session.train_on(&mut batch);
+        let due = session.due();
+        if due.log {
+            session.log(scalars, due)?;
+        }
+        session.after_step(due, &batch, STOP.load(Ordering::SeqCst))?;
+    }
+    session.finish(false)
+}

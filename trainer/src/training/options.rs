@@ -1,0 +1,150 @@
+//! What defines a training run: its options (stored in every checkpoint), the recipes that set
+//! them, and the checks that refuse unusable values before anything is loaded.
+
+use anyhow::{Result, bail};
+use atelier_shared::DiscNorm;
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+use super::diffaugment::DiffAugment;
+
+/// What drives the generator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum GeneratorLoss {
+    /// MSE between batch means of D's 1024-d features on fake and real images (the article).
+    FeatureMatching,
+    /// MSE(D(G(z)), 1), the seed code's least-squares loss.
+    Lsgan,
+}
+
+/// Everything that defines a run; stored in its checkpoints.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainOptions {
+    pub data: PathBuf,
+    pub epochs: u64,
+    pub batch_size: usize,
+    pub width: usize,
+    pub lr_g: f64,
+    pub lr_d: f64,
+    pub g_loss: GeneratorLoss,
+    pub disc_norm: DiscNorm,
+    pub seed: u64,
+    pub checkpoint_every: u64,
+    pub sample_every: u64,
+    /// Steps between reading losses back from the device (each read waits for the device).
+    pub log_every: u64,
+    /// Augmentations of everything the discriminator sees (none in the article).
+    #[serde(default)]
+    pub diffaugment: DiffAugment,
+    /// Decay of the generator's weight average; `None`: paint with the live generator.
+    #[serde(default)]
+    pub ema_decay: Option<f64>,
+    /// Steps between evaluations of the portraits (0: never).
+    #[serde(default)]
+    pub eval_every: u64,
+}
+
+/// A starting point for the options that shape training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Recipe {
+    /// For a few hundred paintings: DiffAugment (color, translation, cutout), generator EMA
+    /// 0.999, evaluation every 1,000 steps.
+    SmallData,
+    /// The article's recipe as published: no DiffAugment, no EMA.
+    Article,
+}
+
+/// `--ema-decay`'s value in the small-data recipe.
+pub const DEFAULT_EMA_DECAY: f64 = 0.999;
+/// `--eval-every`'s value in the small-data recipe.
+pub const DEFAULT_EVAL_EVERY: u64 = 1000;
+
+/// The seed's learning rates (`--lr-g`, `--lr-d`).
+pub const DEFAULT_LR_G: f64 = 1e-4;
+pub const DEFAULT_LR_D: f64 = 2e-4;
+/// The command line's defaults for `--epochs` and the three intervals, in steps.
+pub const DEFAULT_EPOCHS: u64 = 100;
+pub const DEFAULT_CHECKPOINT_EVERY: u64 = 500;
+pub const DEFAULT_SAMPLE_EVERY: u64 = 200;
+pub const DEFAULT_LOG_EVERY: u64 = 10;
+
+impl TrainOptions {
+    /// The article's setup (feature matching, BatchNorm, the seed's learning rates, 100 epochs)
+    /// on `data` at `width` and `batch_size`, with the command line's default intervals.
+    pub fn article(data: PathBuf, width: usize, batch_size: usize) -> Self {
+        Self {
+            data,
+            epochs: DEFAULT_EPOCHS,
+            batch_size,
+            width,
+            lr_g: DEFAULT_LR_G,
+            lr_d: DEFAULT_LR_D,
+            g_loss: GeneratorLoss::FeatureMatching,
+            disc_norm: DiscNorm::Batch,
+            seed: 0,
+            checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
+            sample_every: DEFAULT_SAMPLE_EVERY,
+            log_every: DEFAULT_LOG_EVERY,
+            diffaugment: DiffAugment::none(),
+            ema_decay: None,
+            eval_every: 0,
+        }
+    }
+
+    /// The options of `recipe` on `data` at `width` and `batch_size`.
+    pub fn recipe(recipe: Recipe, data: PathBuf, width: usize, batch_size: usize) -> Self {
+        let article = Self::article(data, width, batch_size);
+        match recipe {
+            Recipe::Article => article,
+            Recipe::SmallData => Self {
+                diffaugment: DiffAugment::all(),
+                ema_decay: Some(DEFAULT_EMA_DECAY),
+                eval_every: DEFAULT_EVAL_EVERY,
+                ..article
+            },
+        }
+    }
+
+    /// Refuses values training cannot use, naming the flag.
+    pub fn validate(&self) -> Result<()> {
+        let positive = [
+            ("--epochs", self.epochs),
+            ("--batch-size", self.batch_size as u64),
+            ("--width", self.width as u64),
+            ("--checkpoint-every", self.checkpoint_every),
+            ("--sample-every", self.sample_every),
+            ("--log-every", self.log_every),
+        ];
+        for (flag, value) in positive {
+            if value == 0 {
+                bail!("{flag} must be at least 1");
+            }
+        }
+        if self.batch_size < 2 {
+            bail!("--batch-size must be at least 2 (BatchNorm needs more than one image)");
+        }
+        if let Some(decay) = self.ema_decay
+            && !(decay > 0.0 && decay < 1.0)
+        {
+            bail!("--ema-decay {decay} is not usable (expected a value between 0 and 1, e.g. 0.999; 0 turns the average off)");
+        }
+        for (flag, lr) in [("--lr-g", self.lr_g), ("--lr-d", self.lr_d)] {
+            if !(lr.is_finite() && lr > 0.0 && lr < 1.0) {
+                bail!("{flag} {lr} is not a usable learning rate (expected a value between 0 and 1, e.g. 2e-4)");
+            }
+        }
+        Ok(())
+    }
+
+    /// One line saying how this run trains beyond the article's loop.
+    pub fn recipe_line(&self) -> String {
+        format!(
+            "recipe: DiffAugment {} · generator EMA {} · evaluation {}",
+            self.diffaugment,
+            self.ema_decay.map_or("off".to_string(), |d| d.to_string()),
+            if self.eval_every == 0 { "off".to_string() } else { format!("every {} steps", self.eval_every) }
+        )
+    }
+}

@@ -1,0 +1,135 @@
+//! One GAN step: the discriminator learns with an MSE loss (real → 1, fake → 0), then the
+//! generator by feature matching on the discriminator's 1024-d feature layer (or, with
+//! `--g-loss lsgan`, the seed code's MSE(D(G(z)), 1)).
+
+use atelier_shared::{Discriminator, Generator};
+use burn::module::Module;
+use burn::nn::loss::{MseLoss, Reduction};
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand_chacha::ChaCha8Rng;
+
+use super::checkpoint::TrainingState;
+use super::options::{GeneratorLoss, TrainOptions};
+use crate::data::batches::{BatchPlan, STREAM_NOISE};
+
+/// Feature matching (Salimans et al. 2016): MSE between the batch means of the features.
+pub fn feature_matching_loss(fake_features: Tensor<2>, real_features: Tensor<2>) -> Tensor<1> {
+    let fake_mean = fake_features.mean_dim(0);
+    let real_mean = real_features.detach().mean_dim(0);
+    MseLoss::new().forward(fake_mean, real_mean, Reduction::Mean)
+}
+
+/// Scalars of one step, read back from the device.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StepMetrics {
+    pub d_loss: f32,
+    pub g_loss: f32,
+    /// Mean D(x) on real images.
+    pub d_real: f32,
+    /// Mean D(G(z)) on fakes.
+    pub d_fake: f32,
+}
+
+impl StepMetrics {
+    /// Reads the scalars [`train_step`] left on the device (this waits for the device).
+    pub fn read(scalars: Tensor<1>) -> anyhow::Result<Self> {
+        let v: Vec<f32> = scalars.into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        Ok(Self { d_loss: v[0], g_loss: v[1], d_real: v[2], d_fake: v[3] })
+    }
+
+    pub fn is_finite(&self) -> bool {
+        [self.d_loss, self.g_loss, self.d_real, self.d_fake].iter().all(|v| v.is_finite())
+    }
+}
+
+/// The parts of a training step, in order, for benchmarks that time each one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    GeneratorForward,
+    DiscriminatorForward,
+    Backward,
+    OptimizerStep,
+}
+
+/// One GAN step: the discriminator learns (real → 1, fake → 0, MSE), then the generator, through
+/// the updated discriminator as the reference does. Everything the discriminator sees passes
+/// through `--diffaugment` (drawn from `augment_rng`), the generator's fakes with their gradient.
+/// `after` is called at the end of each phase.
+/// Returns the updated parts and [D loss, G loss, mean D(x), mean D(G(z))], left on the device:
+/// reading it waits for the device, so the loop reads it only every --log-every steps.
+pub fn train_step(
+    mut parts: TrainingState<Generator, Discriminator>,
+    real: Tensor<4>,
+    noise: Tensor<2>,
+    options: &TrainOptions,
+    augment_rng: &mut ChaCha8Rng,
+    after: &mut dyn FnMut(Phase),
+) -> (TrainingState<Generator, Discriminator>, Tensor<1>) {
+    let mse = MseLoss::new();
+    let mut augment = |images: Tensor<4>| options.diffaugment.apply(images, &mut *augment_rng);
+    let fake = parts.generator.forward(noise);
+    after(Phase::GeneratorForward);
+
+    let on_real = parts.discriminator.forward(augment(real));
+    let on_fake = parts.discriminator.forward(augment(fake.clone().detach()));
+    let (p_real, p_fake) = (on_real.real_probability, on_fake.real_probability);
+    let d_loss = (mse.forward(p_real.clone(), p_real.ones_like(), Reduction::Mean)
+        + mse.forward(p_fake.clone(), p_fake.zeros_like(), Reduction::Mean))
+        / 2.0;
+    after(Phase::DiscriminatorForward);
+    parts.discriminator = learn(d_loss.clone(), parts.discriminator, &mut parts.optimizer_d, options.lr_d, after);
+
+    // The discriminator's weights are constants in the generator's step: a frozen copy makes the
+    // backward pass skip their gradients, which the generator's optimiser would throw away.
+    let judged = parts.discriminator.clone().no_grad().forward(augment(fake));
+    let g_loss = match options.g_loss {
+        GeneratorLoss::FeatureMatching => feature_matching_loss(judged.features, on_real.features),
+        GeneratorLoss::Lsgan => {
+            let p = judged.real_probability;
+            mse.forward(p.clone(), p.ones_like(), Reduction::Mean)
+        }
+    };
+    after(Phase::DiscriminatorForward);
+    parts.generator = learn(g_loss.clone(), parts.generator, &mut parts.optimizer_g, options.lr_g, after);
+
+    let scalars = Tensor::cat(vec![d_loss.detach(), g_loss.detach(), p_real.detach().mean(), p_fake.detach().mean()], 0);
+    (parts, scalars)
+}
+
+/// Backward pass from `loss` and an optimiser step on `module`'s parameters only.
+fn learn<M: Module>(loss: Tensor<1>, module: M, optimizer: &mut ModuleOptimizer, lr: f64, after: &mut dyn FnMut(Phase)) -> M {
+    let grads = loss.backward();
+    after(Phase::Backward);
+    let grads = GradientsParams::from_grads(grads, &module);
+    let module = optimizer.step(lr, module, grads);
+    after(Phase::OptimizerStep);
+    module
+}
+
+/// Latent noise for a training step, from the run's seeded RNG (reproducible, resumable).
+pub fn noise_batch(plan: &BatchPlan, step: u64, batch: usize, latent_dim: usize, device: &Device) -> Tensor<2> {
+    let mut rng = plan.rng(STREAM_NOISE, step);
+    let mut values = vec![0.0; batch * latent_dim];
+    atelier_shared::latent::fill_normal(&mut rng, &mut values);
+    Tensor::from_data(TensorData::new(values, [batch, latent_dim]), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feature_matching_is_zero_for_equal_batch_means_and_positive_otherwise() {
+        let device = Device::flex();
+        let a = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]), &device);
+        // Different rows, same column means ([2, 3]): feature matching only sees the means.
+        let b = Tensor::<2>::from_data(TensorData::new(vec![3.0f32, 4.0, 1.0, 2.0], [2, 2]), &device);
+        let zero: f32 = feature_matching_loss(a.clone(), b).into_scalar();
+        assert_eq!(zero, 0.0);
+        let c = Tensor::<2>::from_data(TensorData::new(vec![2.0f32, 2.0, 4.0, 4.0], [2, 2]), &device);
+        // means [2, 3] vs [3, 3] → MSE = (1 + 0) / 2
+        let half: f32 = feature_matching_loss(a, c).into_scalar();
+        assert!((half - 0.5).abs() < 1e-6, "{half}");
+    }
+}
