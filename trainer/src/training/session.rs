@@ -114,6 +114,11 @@ impl Session {
         let plan = BatchPlan { seed: options.seed, batch_size: options.batch_size, dataset_len: dataset.images.len() };
         let total_steps = options.epochs * plan.steps_per_epoch();
         let end_step = request.max_steps.map_or(total_steps, |m| (start_step + m).min(total_steps));
+        if resume_from.is_none()
+            && let Some(warning) = options.length_warning(total_steps)
+        {
+            eprintln!("{warning}");
+        }
         let evaluator = (options.eval_every > 0).then(|| {
             BackgroundEvaluator::start(dataset.images.iter().cloned().map(atelier_shared::RgbImage::from).collect())
         });
