@@ -150,12 +150,13 @@ struct TrainArgs {
     /// recipe's, 1000 / 1000 / 0].
     #[arg(long)]
     eval_every: Option<u64>,
-    /// Generator learning rate (Adam, β = (0.5, 0.99), ε = 1e-8).
-    #[arg(long, default_value_t = training::options::DEFAULT_LR_G)]
-    lr_g: f64,
-    /// Discriminator learning rate.
-    #[arg(long, default_value_t = training::options::DEFAULT_LR_D)]
-    lr_d: f64,
+    /// Generator learning rate (Adam, β = (0.5, 0.99), ε = 1e-8) [default: the recipe's, 1e-4 /
+    /// 2e-4 / 1e-4].
+    #[arg(long)]
+    lr_g: Option<f64>,
+    /// Discriminator learning rate [default: the recipe's, 2e-4 / 4e-4 / 2e-4].
+    #[arg(long)]
+    lr_d: Option<f64>,
     /// Generator loss.
     #[arg(long, value_enum, default_value_t = GeneratorLoss::FeatureMatching)]
     g_loss: GeneratorLoss,
@@ -455,8 +456,8 @@ fn train(args: TrainArgs) -> Result<()> {
         eval_every: args.eval_every.unwrap_or(recipe.eval_every),
         batch_size: args.batch_size,
         width: args.width,
-        lr_g: args.lr_g,
-        lr_d: args.lr_d,
+        lr_g: args.lr_g.unwrap_or(recipe.lr_g),
+        lr_d: args.lr_d.unwrap_or(recipe.lr_d),
         g_loss: args.g_loss,
         disc_norm: match args.disc_norm {
             NormArg::Batch => DiscNorm::Batch,

