@@ -1,7 +1,7 @@
 //! The no-argument demo: preprocess the bundled paintings, train a small generator briefly and
 //! write samples, logs and weights into `runs/demo/` — the whole pipeline in about 7 minutes on a
-//! 2-core CPU, faster on a GPU. It trains with the short recipe: DiffAugment, the default's
-//! strength over thousands of steps, paints colour blotches at the demo's length.
+//! 2-core CPU, faster on a GPU. It trains with the short recipe: DiffAugment, the default
+//! recipe's strength over thousands of steps, paints colour blotches at the demo's length.
 
 use anyhow::{Result, bail};
 use std::path::{Path, PathBuf};

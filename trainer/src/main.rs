@@ -132,9 +132,10 @@ struct TrainArgs {
     /// Width multiplier of both networks (64 is the article's; smaller trains faster).
     #[arg(long, default_value_t = 64)]
     width: usize,
-    /// Starting point for --diffaugment, --ema-decay and --eval-every: small-data (DiffAugment,
-    /// generator EMA, evaluation; for runs of thousands of steps), short (generator EMA,
-    /// evaluation; for shorter runs) or the article's recipe exactly.
+    /// Starting point for --diffaugment, --ema-decay, --eval-every and the learning rates:
+    /// small-data (DiffAugment, generator EMA, evaluation; for runs of thousands of steps), short
+    /// (twice the learning rates, generator EMA, evaluation; for shorter runs) or the article's
+    /// recipe exactly.
     #[arg(long, value_enum, default_value_t = Recipe::SmallData)]
     recipe: Recipe,
     /// DiffAugment policies applied to everything the discriminator sees: color, translation,
