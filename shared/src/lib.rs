@@ -8,11 +8,13 @@
 #[cfg(feature = "cpu-kernels")]
 pub mod cpu_kernels;
 mod convolutions;
+pub mod finite;
 pub mod latent;
 pub mod model;
 pub mod pixels;
 pub mod weights;
 
+pub use finite::{NotFinite, check_finite};
 pub use latent::{LATENT_ALGORITHM, latent_batch, latent_for_seed};
 pub use model::{
     DiscNorm, Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, IMAGE_SIZE, LATENT_DIM,

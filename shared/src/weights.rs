@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::finite::{NotFinite, check_finite, check_finite_tensors};
 use crate::latent::LATENT_ALGORITHM;
 use crate::model::{Generator, GeneratorConfig};
 
@@ -67,6 +68,8 @@ pub enum WeightsError {
     NotAGenerator(String),
     /// The tensors do not fit the architecture the file declares.
     Mismatch(String),
+    /// Values that are not numbers (NaN or infinite), as a diverged run leaves them.
+    NotFinite(NotFinite),
     /// Writing the file failed.
     Save(String),
 }
@@ -79,6 +82,9 @@ impl fmt::Display for WeightsError {
             WeightsError::Mismatch(why) => {
                 write!(f, "the weights do not match the architecture they declare ({why})")
             }
+            WeightsError::NotFinite(where_) => {
+                write!(f, "the weights are not all numbers: {where_}; they come from a run that diverged")
+            }
             WeightsError::Save(why) => write!(f, "could not encode the weights ({why})"),
         }
     }
@@ -86,12 +92,14 @@ impl fmt::Display for WeightsError {
 
 impl std::error::Error for WeightsError {}
 
-/// Encodes a generator with its architecture, its kernels at `precision`.
+/// Encodes a generator with its architecture, its kernels at `precision`; weights that are not
+/// all finite are refused.
 pub fn generator_to_bytes(
     generator: &Generator,
     config: &GeneratorConfig,
     precision: Precision,
 ) -> Result<Vec<u8>, WeightsError> {
+    check_finite(generator).map_err(WeightsError::NotFinite)?;
     let config_json = serde_json::to_string(config).map_err(|e| WeightsError::Save(e.to_string()))?;
     let store = BurnpackStore::from_bytes(None).metadata(CONFIG_KEY, config_json).metadata(LATENT_KEY, LATENT_ALGORITHM);
     let mut store = match precision {
@@ -100,18 +108,7 @@ pub fn generator_to_bytes(
         Precision::Int8 => {
             // Each kernel quantized once, here: its scales go into the metadata (written before
             // the tensors), its levels replace it as the tensors are written.
-            let (mut levels, mut scales) = (BTreeMap::new(), BTreeMap::new());
-            for tensor in generator.collect(None, None, false).iter().filter(|t| is_kernel(t)) {
-                let unreadable = |e: String| WeightsError::Save(format!("{}: {e}", tensor.name));
-                let data = bridge::to_data(tensor).map_err(|e| unreadable(e.to_string()))?;
-                let values = data.convert::<f32>().try_to_vec::<f32>().map_err(|e| unreadable(format!("{e:?}")))?;
-                if !values.iter().all(|v| v.is_finite()) {
-                    return Err(WeightsError::Save(format!("{} holds a value that is not a finite number", tensor.name)));
-                }
-                let (kernel_levels, kernel_scales) = quantize_kernel(&values, tensor.shape.dims());
-                levels.insert(tensor.name.clone(), kernel_levels);
-                scales.insert(tensor.name.clone(), kernel_scales);
-            }
+            let (levels, scales) = quantize_kernels(generator)?;
             let scales_json = serde_json::to_string(&scales).map_err(|e| WeightsError::Save(e.to_string()))?;
             store.metadata(INT8_SCALES_KEY, scales_json).with_to_adapter(KernelsToInt8 { levels: Arc::new(levels) }.chain(WithoutParamIds))
         }
@@ -119,6 +116,21 @@ pub fn generator_to_bytes(
     generator.save_into(&mut store).map_err(|e| WeightsError::Save(e.to_string()))?;
     let bytes = store.get_bytes().map_err(|e| WeightsError::Save(e.to_string()))?;
     Ok(bytes.to_vec())
+}
+
+/// Each kernel of `generator` as 8-bit levels, and their scales, by tensor name.
+type Quantized = (BTreeMap<String, Vec<i8>>, BTreeMap<String, Vec<f32>>);
+fn quantize_kernels(generator: &Generator) -> Result<Quantized, WeightsError> {
+    let (mut levels, mut scales) = (BTreeMap::new(), BTreeMap::new());
+    for tensor in generator.collect(None, None, false).iter().filter(|t| is_kernel(t)) {
+        let unreadable = |e: String| WeightsError::Save(format!("{}: {e}", tensor.name));
+        let data = bridge::to_data(tensor).map_err(|e| unreadable(e.to_string()))?;
+        let values = data.convert::<f32>().try_to_vec::<f32>().map_err(|e| unreadable(format!("{e:?}")))?;
+        let (kernel_levels, kernel_scales) = quantize_kernel(&values, tensor.shape.dims());
+        levels.insert(tensor.name.clone(), kernel_levels);
+        scales.insert(tensor.name.clone(), kernel_scales);
+    }
+    Ok((levels, scales))
 }
 
 /// Reads the architecture declared by a weights file without loading its tensors.
@@ -149,12 +161,18 @@ fn config_of(reader: &burn_pack::Reader) -> Result<GeneratorConfig, WeightsError
     Ok(config)
 }
 
-/// Loads a generator for inference (BatchNorm uses its running statistics).
+/// Loads a generator for inference (BatchNorm uses its running statistics); weights that are not
+/// all finite are refused, naming the tensor.
 pub fn load_generator(bytes: &[u8], device: &Device) -> Result<(Generator, GeneratorConfig), WeightsError> {
     let reader = burn_pack::Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
         .map_err(|e| WeightsError::Corrupt(e.to_string()))?;
     let config = config_of(&reader)?;
-    let scales = int8_scales(reader)?;
+    let scales = int8_scales(&reader)?;
+    let tensors = reader.into_tensors().map_err(|e| WeightsError::Corrupt(e.to_string()))?;
+    check_int8_scales(&scales, &tensors)?;
+    // Checked in the file's bytes, before anything reaches the device (where a browser could
+    // only read them back asynchronously).
+    check_finite_tensors(&tensors).map_err(WeightsError::NotFinite)?;
     let mut generator = config.init(device);
     let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())))
         .with_from_adapter(Int8ToKernels { scales: Arc::new(scales) }.chain(FloatCastAdapter::to(DType::F32)));
@@ -252,15 +270,17 @@ impl ModuleAdapter for Int8ToKernels {
     }
 }
 
-/// The scales of a file's 8-bit kernels (none for a float file), checked against its tensors:
-/// every 8-bit tensor is a kernel with one positive, finite scale per output channel, and every
+/// The scales of a file's 8-bit kernels, as its metadata lists them (none for a float file).
+fn int8_scales(reader: &burn_pack::Reader) -> Result<BTreeMap<String, Vec<f32>>, WeightsError> {
+    match reader.metadata().get(INT8_SCALES_KEY) {
+        Some(json) => serde_json::from_str(json).map_err(|e| WeightsError::Corrupt(format!("unreadable `{INT8_SCALES_KEY}`: {e}"))),
+        None => Ok(BTreeMap::new()),
+    }
+}
+
+/// Every 8-bit tensor is a kernel with one positive, finite scale per output channel, and every
 /// scale belongs to one.
-fn int8_scales(reader: burn_pack::Reader) -> Result<BTreeMap<String, Vec<f32>>, WeightsError> {
-    let scales: BTreeMap<String, Vec<f32>> = match reader.metadata().get(INT8_SCALES_KEY) {
-        Some(json) => serde_json::from_str(json).map_err(|e| WeightsError::Corrupt(format!("unreadable `{INT8_SCALES_KEY}`: {e}")))?,
-        None => BTreeMap::new(),
-    };
-    let tensors = reader.into_tensors().map_err(|e| WeightsError::Corrupt(e.to_string()))?;
+fn check_int8_scales(scales: &BTreeMap<String, Vec<f32>>, tensors: &[burn_pack::Tensor]) -> Result<(), WeightsError> {
     let int8: BTreeMap<&str, &Shape> = tensors.iter().filter(|t| t.dtype == DType::I8).map(|t| (t.name.as_str(), &t.shape)).collect();
     for (name, shape) in &int8 {
         let channels = scales.get(*name).map(Vec::len);
@@ -268,7 +288,7 @@ fn int8_scales(reader: burn_pack::Reader) -> Result<BTreeMap<String, Vec<f32>>, 
             return Err(WeightsError::Mismatch(format!("8-bit tensor {name} {shape:?} has {channels:?} scales, not one per output channel")));
         }
     }
-    for (name, values) in &scales {
+    for (name, values) in scales {
         if !int8.contains_key(name.as_str()) {
             return Err(WeightsError::Mismatch(format!("scales for {name}, which is not an 8-bit kernel in the file")));
         }
@@ -276,7 +296,7 @@ fn int8_scales(reader: burn_pack::Reader) -> Result<BTreeMap<String, Vec<f32>>, 
             return Err(WeightsError::Corrupt(format!("a scale of {name} is not a positive finite number")));
         }
     }
-    Ok(scales)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -398,6 +418,94 @@ mod tests {
             let bytes = generator_to_bytes(&config.init(&device), &config, precision).unwrap();
             for cut in [bytes.len() / 2, bytes.len() - 1] {
                 assert!(load_generator(&bytes[..cut], &device).is_err(), "{precision:?} cut at {cut}");
+            }
+        }
+    }
+
+    /// `bytes` (a full-precision file of `generator`) with the first `count` values of `tensor` NaN.
+    fn with_nan_values(bytes: &[u8], generator: &Generator, tensor: &str, count: usize) -> Vec<u8> {
+        let snapshot = generator.collect(None, None, false).into_iter().find(|t| t.name == tensor).expect("the tensor");
+        let values = bridge::to_data(&snapshot).unwrap().try_to_vec::<f32>().unwrap();
+        let pattern: Vec<u8> = values[..count].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let at = bytes.windows(pattern.len()).position(|w| w == pattern).expect("the values in the file");
+        let mut spoiled = bytes.to_vec();
+        let nan: Vec<u8> = (0..count).flat_map(|_| f32::NAN.to_le_bytes()).collect();
+        spoiled[at..at + pattern.len()].copy_from_slice(&nan);
+        spoiled
+    }
+
+    #[test]
+    fn weights_that_are_not_numbers_are_refused_naming_the_tensor() {
+        let device = Device::flex();
+        let (generator, config) = width_8();
+        let bytes = generator_to_bytes(&generator, &config, Precision::Full).unwrap();
+        let spoiled = with_nan_values(&bytes, &generator, "blocks.2.conv.weight", 5);
+        match load_generator(&spoiled, &device) {
+            Err(WeightsError::NotFinite(at)) => {
+                assert_eq!((at.tensor.as_str(), at.bad, at.tensors), ("blocks.2.conv.weight", 5, 1), "{at}");
+                assert!(at.to_string().contains("5 of its"), "{at}");
+            }
+            other => panic!("{:?}", other.map(|(_, config)| config)),
+        }
+        // Nor can such weights be written.
+        let (loaded_anyway, _) = {
+            let mut generator = config.init(&device);
+            let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(spoiled)));
+            generator.load_from(&mut store).unwrap();
+            (generator, ())
+        };
+        for precision in [Precision::Full, Precision::Half, Precision::Int8] {
+            let refused = generator_to_bytes(&loaded_anyway, &config, precision);
+            assert!(matches!(refused, Err(WeightsError::NotFinite(_))), "{precision:?}");
+        }
+    }
+
+    /// A width-4 generator's 8-bit file whose scales metadata is `scales_json`, whatever it says.
+    fn int8_file_with_scales(scales_json: String) -> Vec<u8> {
+        let config = GeneratorConfig::new(4);
+        let generator = config.init(&Device::flex()).valid();
+        let (levels, _) = quantize_kernels(&generator).unwrap();
+        let mut store = BurnpackStore::from_bytes(None)
+            .metadata(CONFIG_KEY, serde_json::to_string(&config).unwrap())
+            .metadata(LATENT_KEY, LATENT_ALGORITHM)
+            .metadata(INT8_SCALES_KEY, scales_json)
+            .with_to_adapter(KernelsToInt8 { levels: Arc::new(levels) }.chain(WithoutParamIds));
+        generator.save_into(&mut store).unwrap();
+        store.get_bytes().unwrap().to_vec()
+    }
+
+    /// Scales for the kernels of a width-4 generator (and names that are none), of any length
+    /// and value; or text that is not a map at all.
+    fn any_scales() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let names = prop_oneof![
+            (0..5usize).prop_map(|i| format!("blocks.{i}.conv.weight")),
+            Just("output.weight".to_string()),
+            "[a-z.0-9]{0,12}",
+        ];
+        let value = prop_oneof![any::<f32>(), 0.001f32..1.0];
+        let map = proptest::collection::btree_map(names, proptest::collection::vec(value, 0..80), 0..7)
+            .prop_map(|scales| serde_json::to_string(&scales).unwrap().replace("null", "NaN"));
+        // One scale per output channel of each kernel: what a real file has, loads.
+        let fitting = prop_oneof![any::<f32>(), 0.001f32..1.0].prop_map(|scale| {
+            let channels = [("blocks.0.conv.weight", 64), ("blocks.1.conv.weight", 32), ("blocks.2.conv.weight", 16), ("blocks.3.conv.weight", 8), ("output.weight", 3)];
+            let scales: BTreeMap<&str, Vec<f32>> = channels.into_iter().map(|(name, count)| (name, vec![scale; count])).collect();
+            serde_json::to_string(&scales).unwrap()
+        });
+        prop_oneof![map, fitting, ".{0,40}"]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever the 8-bit metadata says, loading returns a generator or an error, never panics.
+        #[test]
+        fn any_int8_metadata_loads_or_is_an_error(scales_json in any_scales()) {
+            let bytes = int8_file_with_scales(scales_json);
+            if let Ok((loaded, config)) = load_generator(&bytes, &Device::flex()) {
+                // What loads paints, and writes back to a file that loads the same.
+                let again = generator_to_bytes(&loaded, &config, Precision::Full).unwrap();
+                proptest::prop_assert_eq!(load_generator(&again, &Device::flex()).unwrap().1, config);
             }
         }
     }

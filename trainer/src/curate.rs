@@ -21,8 +21,8 @@ pub fn curate(run: &Path, weights: Option<&Path>, candidates: u64, top: usize) -
     if candidates == 0 || top == 0 {
         bail!("--candidates and --top must be at least 1");
     }
-    let dir = checkpoint::find(run).with_context(|| format!("no checkpoint in {}: curate needs the run's discriminator", run.display()))?;
-    let state = checkpoint::read_state(&dir)?;
+    let checkpoint::Found { dir, state } = checkpoint::newest_intact(run)?
+        .with_context(|| format!("no checkpoint in {}: curate needs the run's discriminator", run.display()))?;
     let device = Device::flex();
     let discriminator = checkpoint::load_module(state.discriminator.init(&device), &dir, checkpoint::DISCRIMINATOR_FILE)?.valid();
     let generator = match weights {

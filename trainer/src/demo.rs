@@ -78,6 +78,7 @@ pub fn demo(options: DemoOptions) -> Result<()> {
         epochs_override: None,
         device: options.device,
         max_steps: None,
+        diverge_at_step: None,
         progress: true,
     })?;
     println!(

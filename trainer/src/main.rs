@@ -185,6 +185,9 @@ struct TrainArgs {
     /// Stop after this many steps in this invocation (the run stays resumable).
     #[arg(long, hide = true)]
     max_steps: Option<u64>,
+    /// Tests only: make the generator's weights NaN in this step's update.
+    #[arg(long, hide = true)]
+    diverge_at_step: Option<u64>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -477,6 +480,7 @@ fn train(args: TrainArgs) -> Result<()> {
         epochs_override: args.epochs,
         device: args.device,
         max_steps: args.max_steps,
+        diverge_at_step: args.diverge_at_step,
         progress: true,
     })?;
     println!(

@@ -1,77 +1,11 @@
 //! End-to-end tests of the `trainer` command line: training on both backends, resume,
 //! export, sampling and bad input.
 
+mod common;
+
+use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn trainer(args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        // These tests check what the wgpu path computes, not how fast: the fewest kernel
-        // candidates to time (on lavapipe, a CPU driver, each costs seconds to compile and run).
-        .env("CUBECL_AUTOTUNE_LEVEL", "minimal")
-        .output()
-        .expect("trainer runs");
-    output
-}
-
-fn ok(args: &[&str]) -> String {
-    let output = trainer(args);
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "trainer {args:?} failed:\n{text}");
-    text
-}
-
-fn fails(args: &[&str]) -> String {
-    let output = trainer(args);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(!output.status.success(), "trainer {args:?} should fail");
-    assert_eq!(output.status.code(), Some(1), "a clean error, not a panic: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
-}
-
-/// Raw, uncropped images of different sizes and kinds, plus one corrupt file.
-fn raw_image_folder(dir: &Path) -> PathBuf {
-    let data = dir.join("paintings");
-    std::fs::create_dir_all(data.join("nested")).unwrap();
-    for i in 0..9u32 {
-        let (w, h) = (60 + 13 * i, 90 - 5 * i);
-        let img = image::RgbImage::from_fn(w, h, |x, y| {
-            image::Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, (40 + 20 * i) as u8])
-        });
-        let name = if i % 3 == 0 { format!("nested/portrait {i}.jpg") } else { format!("portrait-{i}.png") };
-        img.save(data.join(name)).unwrap();
-    }
-    image::GrayImage::from_fn(70, 70, |x, _| image::Luma([x as u8 * 3])).save(data.join("grey.png")).unwrap();
-    image::RgbaImage::from_fn(64, 64, |x, y| image::Rgba([200, 10, 10, ((x + y) * 2) as u8])).save(data.join("alpha.png")).unwrap();
-    std::fs::write(data.join("corrupt.jpg"), b"\xff\xd8\xff\xe0 this is not really a jpeg").unwrap();
-    data
-}
-
-/// metrics.csv as (column → value) rows; columns left empty on a row are absent.
-fn read_metrics(run: &Path) -> Vec<std::collections::BTreeMap<String, f64>> {
-    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    lines
-        .map(|l| header.iter().zip(l.split(',')).filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.to_string(), v.parse().unwrap())).collect())
-        .collect()
-}
-
-/// Only what the command printed on stdout (progress goes to stderr).
-fn ok_stdout(args: &[&str]) -> String {
-    let output = trainer(args);
-    assert!(output.status.success(), "trainer {args:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn checkpoint_step(run: &Path) -> u64 {
-    let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("checkpoint/state.json")).unwrap()).unwrap();
-    state["step"].as_u64().unwrap()
-}
+use std::process::Command;
 
 fn train_args<'a>(data: &'a str, run: &'a str, device: &'a str) -> Vec<&'a str> {
     vec![
@@ -80,9 +14,11 @@ fn train_args<'a>(data: &'a str, run: &'a str, device: &'a str) -> Vec<&'a str> 
     ]
 }
 
-/// Trains, checks the run's outputs, resumes, exports and samples: the whole CLI on one device,
-/// with the default recipe (`the_article_recipe_adds_nothing` checks the article's).
-fn full_cycle(device: &str) {
+/// Trains, checks the run's outputs, resumes, exports and samples: the whole CLI on the CPU
+/// backend, with the default recipe (`the_article_recipe_adds_nothing` checks the article's).
+#[test]
+fn full_cycle_on_the_cpu_backend() {
+    let device = "cpu";
     let dir = tempfile::tempdir().unwrap();
     let data = raw_image_folder(dir.path());
     let run = dir.path().join("run");
@@ -177,16 +113,26 @@ fn full_cycle(device: &str) {
     assert_eq!(std::fs::read(&seeds_file).unwrap(), std::fs::read(png("again.json")).unwrap());
 }
 
-#[test]
-fn full_cycle_on_the_cpu_backend() {
-    full_cycle("cpu");
-}
-
 /// The real wgpu path (a GPU, or lavapipe's CPU Vulkan driver where there is none), with the
-/// default recipe: DiffAugment and the weight average train there too.
+/// default recipe: DiffAugment, the weight average and the evaluation run there too, and the
+/// generator it writes paints. One call: on lavapipe each new process compiles its kernels
+/// again, minutes on two cores, and what follows training is the CPU's, tested above.
 #[test]
-fn full_cycle_on_wgpu() {
-    full_cycle("gpu");
+fn a_run_on_wgpu_trains_evaluates_and_paints() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = raw_image_folder(dir.path());
+    let run = dir.path().join("run");
+    let out = ok(&train_args(data.to_str().unwrap(), run.to_str().unwrap(), "gpu"));
+    assert!(out.contains("11 images") && out.contains("DiffAugment color,translation,cutout") && out.contains("EMA 0.999"), "{out}");
+    assert_eq!(checkpoint_step(&run), 4);
+    assert!(run.join("checkpoint/generator-ema.bpk").is_file() && run.join("generator-best.bpk").is_file());
+    let metrics = read_metrics(&run);
+    assert!(metrics.iter().all(|row| row.values().all(|v| v.is_finite())), "{metrics:?}");
+    let evaluated: Vec<u64> = metrics.iter().filter(|row| row.contains_key("face_rate")).map(|row| row["step"] as u64).collect();
+    assert_eq!(evaluated, vec![4]);
+    let png = dir.path().join("portrait.png");
+    ok(&["sample", "--weights", run.join("generator.bpk").to_str().unwrap(), "--seed", "42", "--out", png.to_str().unwrap()]);
+    assert_eq!(image::open(&png).unwrap().to_rgb8().dimensions(), (64, 64));
 }
 
 /// A resumed run continues exactly where it stopped: DiffAugment's draws, the weight average and

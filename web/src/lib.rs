@@ -185,6 +185,23 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any text is a seed or none, never a panic; every seed round-trips through its link.
+        #[test]
+        fn any_text_is_a_seed_or_none(text in "\\PC{0,30}") {
+            if let Some(seed) = parse_seed(&text) {
+                proptest::prop_assert_eq!(parse_seed(&seed.to_string()), Some(seed));
+                proptest::prop_assert!(text.trim().bytes().all(|b| b.is_ascii_digit()));
+            }
+        }
+
+        #[test]
+        fn every_seed_round_trips(seed in proptest::prelude::any::<u64>()) {
+            proptest::prop_assert_eq!(parse_seed(&seed.to_string()), Some(seed));
+            proptest::prop_assert_eq!(parse_seed(&format!(" {seed}\t")), Some(seed));
+        }
+    }
+
     /// `assets/painters.json` names every painter the page ships: each file exists, loads, and has
     /// the id the manifest gives it; the default comes first; links without an id name one of them.
     #[test]

@@ -76,6 +76,14 @@ pub fn read_article_generator(source: &Path) -> Result<(Generator, GeneratorConf
     if !applied.errors.is_empty() || !applied.missing.is_empty() {
         bail!("{} cannot be loaded into the generator:\n{applied}", source.display());
     }
+    if let Err(mut not_finite) = atelier_shared::check_finite(&generator) {
+        // Named as the file names it.
+        let layout = article_layout(&config);
+        if let Some(entry) = layout.iter().find(|entry| entry.ours.as_deref() == Some(not_finite.tensor.as_str())) {
+            not_finite.tensor = entry.article.clone();
+        }
+        bail!("{} holds weights that are not numbers: {not_finite} (a run that diverged saves such values); nothing was written", source.display());
+    }
     Ok((generator.valid(), config))
 }
 

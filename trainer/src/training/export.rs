@@ -12,8 +12,8 @@ use crate::generator_files::{Format, write_generator};
 /// Writes the generator the run paints with (its weight average where it keeps one), or with
 /// `live` the generator as it trains, to `out`. Returns the step it was taken at.
 pub fn export(run: &Path, out: &Path, precision: Precision, format: Format, live: bool) -> Result<u64> {
-    let dir = checkpoint::find(run).with_context(|| format!("no checkpoint found in {}: is it a training run folder?", run.display()))?;
-    let state = checkpoint::read_state(&dir)?;
+    let checkpoint::Found { dir, state } = checkpoint::newest_intact(run)?
+        .with_context(|| format!("no checkpoint found in {}: is it a training run folder?", run.display()))?;
     let device = Device::flex();
     let (generator, which) = if live {
         (checkpoint::load_live(&dir, &state.generator, &device)?, "the live generator")

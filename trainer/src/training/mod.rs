@@ -12,6 +12,7 @@ pub mod diffaugment;
 pub mod ema;
 pub mod evaluations;
 pub mod export;
+mod faults;
 pub mod metrics;
 pub mod optimizer;
 pub mod options;
@@ -42,6 +43,8 @@ pub struct TrainRequest {
     pub device: DeviceChoice,
     /// Stop after this many steps in this call (tests; the run stays resumable).
     pub max_steps: Option<u64>,
+    /// Tests only: the generator's weights become NaN in this step's update.
+    pub diverge_at_step: Option<u64>,
     pub progress: bool,
 }
 

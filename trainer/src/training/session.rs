@@ -52,6 +52,7 @@ pub struct Session {
     /// Where this call stops (`--max-steps` may stop it before the run's end).
     pub end_step: u64,
     total_steps: u64,
+    diverge_at_step: Option<u64>,
 }
 
 /// What is due at the end of a step.
@@ -67,8 +68,8 @@ impl Session {
     /// Starts the run in `request.run`, or resumes it from its newest checkpoint.
     pub fn open(request: &TrainRequest) -> Result<Self> {
         let run = request.run.clone();
-        let resume_from = checkpoint_to_resume(&run, request.resume)?;
-        let saved = resume_from.as_deref().map(checkpoint::read_state).transpose()?;
+        let found = checkpoint_to_resume(&run, request.resume)?;
+        let (resume_from, saved) = found.map(|f| (f.dir, f.state)).unzip();
         let mut options = saved.as_ref().map(|s| s.options.clone()).unwrap_or(request.options.clone());
         if let Some(epochs) = request.epochs_override {
             options.epochs = epochs;
@@ -143,6 +144,7 @@ impl Session {
             start_step,
             end_step,
             total_steps,
+            diverge_at_step: request.diverge_at_step,
         })
     }
 
@@ -157,8 +159,11 @@ impl Session {
         let noise = noise_batch(&self.plan, self.step, batch_size, self.generator_config.latent_dim, &self.train_device);
         let mut augment_rng = self.plan.rng(STREAM_DIFFAUGMENT, self.step);
         let parts = self.parts.take().expect("the networks are back after every step");
-        let (parts, scalars) = train_step(parts, real, noise, &self.options, &mut augment_rng, &mut |_| {});
+        let (mut parts, scalars) = train_step(parts, real, noise, &self.options, &mut augment_rng, &mut |_| {});
         self.step += 1;
+        if self.diverge_at_step == Some(self.step) {
+            parts.generator = super::faults::spoil(parts.generator);
+        }
         self.progress.trained(batch_size);
         if let Some(average) = &mut self.average {
             average.update(&parts.generator, self.step);
@@ -180,20 +185,11 @@ impl Session {
     /// Reads the step's scalars back, stops on divergence, and logs them.
     pub fn log(&mut self, scalars: Tensor<1>, due: Due) -> Result<()> {
         self.last = StepMetrics::read(scalars)?;
-        let (step, last) = (self.step, self.last);
+        let last = self.last;
         if !last.is_finite() {
-            self.progress.abandon();
-            let kept = checkpoint::find(&self.run).map(|d| checkpoint::read_state(&d).map(|s| s.step)).transpose()?;
-            bail!(
-                "training diverged at step {step}: D loss {}, G loss {}. {} Try lower learning rates (--lr-d, --lr-g).",
-                last.d_loss,
-                last.g_loss,
-                match kept {
-                    Some(s) => format!("The last good checkpoint (step {s}) is kept in {}.", self.run.display()),
-                    None => "No checkpoint was written yet.".to_string(),
-                }
-            );
+            return Err(self.diverged(&format!("D loss {}, G loss {}", last.d_loss, last.g_loss)));
         }
+        let step = self.step;
         let images_per_second = self.progress.measure_throughput();
         let epoch = self.epoch_of(step);
         let message = format!(
@@ -214,6 +210,13 @@ impl Session {
     pub fn after_step(&mut self, due: Due, batch: &Batch, stopping: bool) -> Result<()> {
         // What the run paints with: the weight average where there is one.
         let painter = (due.sample || due.checkpoint || due.evaluate).then(|| self.painter());
+        if painter.is_some() {
+            // Losses can still be finite at the step whose update broke the weights.
+            let parts = self.parts.as_ref().expect("the networks are back after every step");
+            if let Err(not_finite) = checkpoint::check_weights(parts, self.average.as_ref().and(painter.as_ref())) {
+                return Err(self.diverged(&not_finite.to_string()));
+            }
+        }
         if let (Some(evaluator), Some(painter)) = (&mut self.evaluator, painter.as_ref().filter(|_| due.evaluate)) {
             // Painted here, on the training device; measured on the evaluation thread.
             let device = painter.devices().into_iter().next().unwrap_or_default();
@@ -268,7 +271,18 @@ impl Session {
         }
     }
 
-    fn save_checkpoint(&self, average_painter: Option<&Generator>) -> Result<()> {
+    /// Stops the run on divergence (`what` is not a number): says so, and which checkpoint is kept.
+    fn diverged(&mut self, what: &str) -> anyhow::Error {
+        self.progress.abandon();
+        let kept = match checkpoint::newest_intact(&self.run) {
+            Ok(Some(found)) => format!("The last good checkpoint (step {}) is kept in {}.", found.state.step, found.dir.display()),
+            Ok(None) => "No checkpoint was written yet.".to_string(),
+            Err(why) => format!("{why:#}."),
+        };
+        anyhow::anyhow!("training diverged at step {}: {what}. {kept} Try lower learning rates (--lr-d, --lr-g).", self.step)
+    }
+
+    fn save_checkpoint(&mut self, average_painter: Option<&Generator>) -> Result<()> {
         let state = CheckpointState {
             format_version: checkpoint::FORMAT_VERSION,
             step: self.step,
@@ -277,9 +291,13 @@ impl Session {
             discriminator: self.discriminator_config.clone(),
             dataset_len: self.plan.dataset_len,
             best: self.best,
+            files: Default::default(), // filled in as the files are written
         };
         let parts = self.parts.as_ref().expect("the networks are back after every step");
-        checkpoint::save(&self.run, &state, parts, average_painter)
+        match checkpoint::save(&self.run, &state, parts, average_painter) {
+            Err(error) if error.is::<checkpoint::NotFiniteWeights>() => Err(self.diverged(&error.to_string())),
+            saved => saved,
+        }
     }
 
     /// Logs the evaluations that have finished (with `wait`, all of them).
@@ -315,13 +333,13 @@ impl Session {
 
 /// The checkpoint a run resumes from: with `resume`, its newest (which must exist); without, none
 /// (and the folder must not hold a run already).
-fn checkpoint_to_resume(run: &Path, resume: bool) -> Result<Option<PathBuf>> {
+fn checkpoint_to_resume(run: &Path, resume: bool) -> Result<Option<checkpoint::Found>> {
     if resume {
-        return checkpoint::find(run)
+        return checkpoint::for_resume(run)?
             .with_context(|| format!("there is no checkpoint in {} to resume; start the run without --resume", run.display()))
             .map(Some);
     }
-    if checkpoint::find(run).is_some() {
+    if checkpoint::holds_checkpoint(run) {
         bail!("{} already holds a training run; continue it with --resume or choose another --run folder", run.display());
     }
     Ok(None)
