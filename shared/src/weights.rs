@@ -278,8 +278,8 @@ fn int8_scales(reader: &burn_pack::Reader) -> Result<BTreeMap<String, Vec<f32>>,
     }
 }
 
-/// Every 8-bit tensor is a kernel with one positive, finite scale per output channel, and every
-/// scale belongs to one.
+/// Every 8-bit tensor is a kernel with one positive scale per output channel (small enough that
+/// every level times it is finite), and every scale belongs to one.
 fn check_int8_scales(scales: &BTreeMap<String, Vec<f32>>, tensors: &[burn_pack::Tensor]) -> Result<(), WeightsError> {
     let int8: BTreeMap<&str, &Shape> = tensors.iter().filter(|t| t.dtype == DType::I8).map(|t| (t.name.as_str(), &t.shape)).collect();
     for (name, shape) in &int8 {
@@ -292,8 +292,9 @@ fn check_int8_scales(scales: &BTreeMap<String, Vec<f32>>, tensors: &[burn_pack::
         if !int8.contains_key(name.as_str()) {
             return Err(WeightsError::Mismatch(format!("scales for {name}, which is not an 8-bit kernel in the file")));
         }
-        if !values.iter().all(|s| s.is_finite() && *s > 0.0) {
-            return Err(WeightsError::Corrupt(format!("a scale of {name} is not a positive finite number")));
+        // Levels go down to -128: a scale whose 128-fold is not finite would load infinities.
+        if !values.iter().all(|s| *s > 0.0 && (s * 128.0).is_finite()) {
+            return Err(WeightsError::Corrupt(format!("a scale of {name} is not a positive number of a weight's size")));
         }
     }
     Ok(())
@@ -493,6 +494,20 @@ mod tests {
             serde_json::to_string(&scales).unwrap()
         });
         prop_oneof![map, fitting, ".{0,40}"]
+    }
+
+    /// Found by the property test below: finite scales so large that a level times them is
+    /// infinite loaded infinities.
+    #[test]
+    fn int8_scales_that_overflow_are_an_error() {
+        let channels = [("blocks.0.conv.weight", 64), ("blocks.1.conv.weight", 32), ("blocks.2.conv.weight", 16), ("blocks.3.conv.weight", 8), ("output.weight", 3)];
+        let scales = |scale: f32| -> String {
+            let map: BTreeMap<&str, Vec<f32>> = channels.into_iter().map(|(name, count)| (name, vec![scale; count])).collect();
+            serde_json::to_string(&map).unwrap()
+        };
+        assert!(load_generator(&int8_file_with_scales(scales(0.01)), &Device::flex()).is_ok());
+        let error = load_generator(&int8_file_with_scales(scales(2.9e36)), &Device::flex()).err().expect("an error");
+        assert!(matches!(error, WeightsError::Corrupt(_)), "{error}");
     }
 
     proptest::proptest! {
