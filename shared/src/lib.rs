@@ -21,4 +21,4 @@ pub use model::{
     trainable_params,
 };
 pub use pixels::{RgbImage, to_rgb_images};
-pub use weights::{PAINTER_ID_LEN, Precision, WeightsError, generator_to_bytes, load_generator, painter_id, parse_painter_id, read_generator_config};
+pub use weights::{PAINTER_ID_LEN, Precision, WeightsError, generator_to_bytes, load_generator, painter_id, parse_painter_id, read_generator_config, sha256_hex};

@@ -26,10 +26,13 @@ pub const PAINTER_ID_LEN: usize = 6;
 
 /// The painter id of a weights file: the first [`PAINTER_ID_LEN`] hex digits of its SHA-256.
 pub fn painter_id(bytes: &[u8]) -> String {
+    sha256_hex(bytes)[..PAINTER_ID_LEN].to_string()
+}
+
+/// The SHA-256 of `bytes`, in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(bytes);
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    hex[..PAINTER_ID_LEN].to_string()
+    Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// A painter id as a link carries it: exactly [`PAINTER_ID_LEN`] hex digits (either case),
@@ -449,12 +452,8 @@ mod tests {
             other => panic!("{:?}", other.map(|(_, config)| config)),
         }
         // Nor can such weights be written.
-        let (loaded_anyway, _) = {
-            let mut generator = config.init(&device);
-            let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(spoiled)));
-            generator.load_from(&mut store).unwrap();
-            (generator, ())
-        };
+        let mut loaded_anyway = config.init(&device);
+        loaded_anyway.load_from(&mut BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(spoiled)))).unwrap();
         for precision in [Precision::Full, Precision::Half, Precision::Int8] {
             let refused = generator_to_bytes(&loaded_anyway, &config, precision);
             assert!(matches!(refused, Err(WeightsError::NotFinite(_))), "{precision:?}");
@@ -488,25 +487,23 @@ mod tests {
         let map = proptest::collection::btree_map(names, proptest::collection::vec(value, 0..80), 0..7)
             .prop_map(|scales| serde_json::to_string(&scales).unwrap().replace("null", "NaN"));
         // One scale per output channel of each kernel: what a real file has, loads.
-        let fitting = prop_oneof![any::<f32>(), 0.001f32..1.0].prop_map(|scale| {
-            let channels = [("blocks.0.conv.weight", 64), ("blocks.1.conv.weight", 32), ("blocks.2.conv.weight", 16), ("blocks.3.conv.weight", 8), ("output.weight", 3)];
-            let scales: BTreeMap<&str, Vec<f32>> = channels.into_iter().map(|(name, count)| (name, vec![scale; count])).collect();
-            serde_json::to_string(&scales).unwrap()
-        });
+        let fitting = prop_oneof![any::<f32>(), 0.001f32..1.0].prop_map(scale_for_every_channel);
         prop_oneof![map, fitting, ".{0,40}"]
+    }
+
+    /// 8-bit metadata giving `scale` to every output channel of a width-4 generator's kernels.
+    fn scale_for_every_channel(scale: f32) -> String {
+        let channels = [("blocks.0.conv.weight", 64), ("blocks.1.conv.weight", 32), ("blocks.2.conv.weight", 16), ("blocks.3.conv.weight", 8), ("output.weight", 3)];
+        let scales: BTreeMap<&str, Vec<f32>> = channels.into_iter().map(|(name, count)| (name, vec![scale; count])).collect();
+        serde_json::to_string(&scales).unwrap()
     }
 
     /// Found by the property test below: finite scales so large that a level times them is
     /// infinite loaded infinities.
     #[test]
     fn int8_scales_that_overflow_are_an_error() {
-        let channels = [("blocks.0.conv.weight", 64), ("blocks.1.conv.weight", 32), ("blocks.2.conv.weight", 16), ("blocks.3.conv.weight", 8), ("output.weight", 3)];
-        let scales = |scale: f32| -> String {
-            let map: BTreeMap<&str, Vec<f32>> = channels.into_iter().map(|(name, count)| (name, vec![scale; count])).collect();
-            serde_json::to_string(&map).unwrap()
-        };
-        assert!(load_generator(&int8_file_with_scales(scales(0.01)), &Device::flex()).is_ok());
-        let error = load_generator(&int8_file_with_scales(scales(2.9e36)), &Device::flex()).err().expect("an error");
+        assert!(load_generator(&int8_file_with_scales(scale_for_every_channel(0.01)), &Device::flex()).is_ok());
+        let error = load_generator(&int8_file_with_scales(scale_for_every_channel(2.9e36)), &Device::flex()).err().expect("an error");
         assert!(matches!(error, WeightsError::Corrupt(_)), "{error}");
     }
 

@@ -18,7 +18,6 @@ use burn::tensor::Device;
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
@@ -162,7 +161,7 @@ fn write_partial<G: Module + Clone, D: Module + Clone>(
 /// A file's SHA-256, in hex.
 fn sha256_of(path: &Path) -> Result<String> {
     let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Sha256::digest(&bytes).iter().map(|byte| format!("{byte:02x}")).collect())
+    Ok(atelier_shared::sha256_hex(&bytes))
 }
 
 /// The newest checkpoint of a run that is intact.
