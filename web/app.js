@@ -16,7 +16,12 @@ const MAX_SEED = '18446744073709551615';
 const WEIGHTS_CACHE = 'atelier-painters';
 
 const $ = (id) => document.getElementById(id);
-const state = { painter: null, manifest: null, entry: null, notice: '', seeds: [], shown: 0, started: performance.now(), firstPortrait: false };
+const state = {
+  painter: null, manifest: null, entry: null, notice: '', seeds: [], shown: 0, started: performance.now(), firstPortrait: false,
+  // The painter's directions (their labels, strongest first; none where it ships no file), and
+  // the portrait in the focus view: its seed and the canonical text of its edits.
+  directions: [], portrait: null,
+};
 
 // `?backend=webgpu` or `?backend=cpu` forces a backend (and the module the worker loads).
 const BACKEND = new URLSearchParams(location.search).get('backend') ?? 'auto';
@@ -46,6 +51,11 @@ worker.onerror = (event) => {
 /** The strict parsers (in Rust): a seed or painter id as text → its value, or undefined. */
 const parseSeed = async (text) => (await ask('parse', { seed: text, painterId: null })).seed;
 const parsePainterId = async (text) => (await ask('parse', { seed: null, painterId: text })).painterId;
+/** A link's edits → { edits: canonical text } or { refused: why }. */
+const parseEdits = async (text) => {
+  const { edits, editsRefused } = await ask('parse', { edits: text });
+  return editsRefused === undefined ? { edits } : { refused: editsRefused };
+};
 
 function setStatus(text) { $('status').textContent = text; }
 function showMessage(text) { const m = $('message'); m.textContent = text; m.hidden = !text; }
@@ -123,18 +133,110 @@ function nextSeed() {
   return i < state.seeds.length ? state.seeds[i] : BigInt(i);
 }
 
-async function showPortrait(seed) {
-  const size = state.painter.imageSize;
-  const rgba = await paint([seed]);
-  draw($('portrait-canvas'), rgba, 0, size);
+/** Paints portrait `seed` moved by `edits` (canonical text, '' for none) into the focus view. */
+async function paintPortrait(seed, edits) {
+  const t0 = performance.now();
+  const rgba = edits ? await ask('paintEdited', { seed, edits }) : await paint([seed]);
+  draw($('portrait-canvas'), rgba, 0, state.painter.imageSize);
+  state.portrait = { seed, edits };
   $('portrait-seed').textContent = String(seed);
-  $('portrait').hidden = false;
   document.body.dataset.portraitSeed = String(seed);
+  document.body.dataset.portraitEdits = edits;
+  if (edits) document.body.dataset.lastEditMs = String(Math.round(performance.now() - t0));
 }
 
-/** The fragment of a link to one portrait: its seed and the painter that paints it. */
-function portraitLink(seed) {
-  return `#seed=${seed}&painter=${state.painter.id}`;
+async function showPortrait(seed, edits) {
+  setSliders(edits);
+  await paintPortrait(seed, edits);
+  $('portrait').hidden = false;
+}
+
+/** The fragment of a link to one portrait: its seed, the painter that paints it, and its edits. */
+function portraitLink(seed, edits = '') {
+  return `#seed=${seed}&painter=${state.painter.id}${edits ? `&edit=${edits}` : ''}`;
+}
+
+// Sliders: one per direction of the painter, α from -3 to 3 standard deviations in steps of 0.1.
+// Moving one repaints the portrait in the worker (the newest position wins: positions that arrive
+// while a portrait is painted are skipped, not queued) and keeps the link in the address bar.
+
+/** The canonical edits text of the sliders' positions: `2:1.5,7:-0.8` (as `format_edits` in Rust). */
+function slidersEdits() {
+  const parts = [];
+  document.querySelectorAll('#sliders input[type=range]').forEach((slider, i) => {
+    const tenths = Math.round(Number(slider.value) * 10);
+    if (tenths === 0) return;
+    const sign = tenths < 0 ? '-' : '';
+    const [whole, tenth] = [Math.floor(Math.abs(tenths) / 10), Math.abs(tenths) % 10];
+    parts.push(`${i + 1}:${sign}${whole}${tenth ? `.${tenth}` : ''}`);
+  });
+  return parts.join(',');
+}
+
+const amountText = (value) => `${value > 0 ? '+' : value < 0 ? '−' : ''}${Math.abs(value).toFixed(1)}`;
+
+/** The slider's value in words (labels read "what −3 looks like ↔ what +3 looks like"). */
+function describeSlider(slider, label) {
+  const value = Number(slider.value);
+  const [left, right] = label.includes(' ↔ ') ? label.split(' ↔ ') : [`away from ${label}`, label];
+  const words = value === 0 ? 'the seed’s own (0)' : `${amountText(value)} standard deviations, towards ${value > 0 ? right : left}`;
+  slider.setAttribute('aria-valuetext', words);
+  slider.nextElementSibling.textContent = amountText(value);
+}
+
+function buildSliders(labels) {
+  const list = $('slider-list');
+  list.replaceChildren();
+  labels.forEach((label, i) => {
+    const row = document.createElement('div');
+    row.className = 'slider';
+    const name = document.createElement('label');
+    name.htmlFor = `slider-${i + 1}`;
+    name.textContent = `${i + 1}. ${label}`;
+    const slider = document.createElement('input');
+    Object.assign(slider, { type: 'range', id: `slider-${i + 1}`, min: '-3', max: '3', step: '0.1', value: '0' });
+    const amount = document.createElement('output');
+    amount.htmlFor = slider.id;
+    slider.addEventListener('input', () => { describeSlider(slider, label); sliderMoved(); });
+    row.append(name, slider, amount);
+    list.append(row);
+    describeSlider(slider, label);
+  });
+  $('sliders').hidden = labels.length === 0;
+}
+
+/** Puts the sliders where `edits` (canonical text) says; the others at 0. */
+function setSliders(edits) {
+  const amounts = new Map(edits ? edits.split(',').map((part) => part.split(':').map(Number)) : []);
+  document.querySelectorAll('#sliders input[type=range]').forEach((slider, i) => {
+    slider.value = String(amounts.get(i + 1) ?? 0);
+    describeSlider(slider, state.directions[i]);
+  });
+}
+
+const sliderPainting = { busy: false, wanted: null };
+async function sliderMoved() {
+  sliderPainting.wanted = slidersEdits();
+  if (sliderPainting.busy || !state.portrait) return;
+  sliderPainting.busy = true;
+  try {
+    while (sliderPainting.wanted !== null) {
+      const edits = sliderPainting.wanted;
+      sliderPainting.wanted = null;
+      await paintPortrait(state.portrait.seed, edits);
+      // The address bar keeps the link to what is shown; replaceState fires no hashchange.
+      history.replaceState(null, '', portraitLink(state.portrait.seed, edits));
+    }
+  } catch (error) {
+    fail(String(error.message ?? error));
+  } finally {
+    sliderPainting.busy = false;
+  }
+}
+
+function resetSliders() {
+  setSliders('');
+  sliderMoved();
 }
 
 /** A URL parameter, from the fragment (`#seed=42&painter=fae341`) or the query. */
@@ -177,6 +279,31 @@ async function requestedSeed() {
   return { text, seed: seed === undefined ? null : seed };
 }
 
+/**
+ * The edits the URL asks for (`&edit=2:1.5,7:-0.8`), as canonical text ('' for none). Edits this
+ * painter cannot make (a malformed or hostile text, a direction it does not have) are left out
+ * with a polite message: the link still shows its portrait.
+ */
+async function requestedEdits() {
+  const text = urlParameter('edit');
+  if (text === null || text === '') return '';
+  const { edits, refused } = await parseEdits(text);
+  const without = 'here is the portrait without its edits.';
+  if (refused !== undefined) {
+    showMessage(`${refused}; ${without}`);
+    return '';
+  }
+  const count = state.directions.length;
+  const beyond = edits.split(',').map((part) => Number(part.split(':')[0])).find((d) => d > count);
+  if (beyond !== undefined) {
+    showMessage(count === 0
+      ? `This painter (${state.painter.id}) has no directions to move a portrait along; ${without}`
+      : `This painter has directions 1 to ${count}, not ${beyond}; ${without}`);
+    return '';
+  }
+  return edits;
+}
+
 async function route() {
   if (state.manifest && (await requestedPainter(state.manifest)).entry !== state.entry) {
     // A link to another painter: start the page again with its weights.
@@ -190,7 +317,7 @@ async function route() {
   if (seed === null) {
     showMessage(`${quoted(text)} is not a portrait seed. Seeds are whole numbers from 0 to ${MAX_SEED}; here is the gallery instead.`);
   } else if (seed !== undefined) {
-    await showPortrait(seed);
+    await showPortrait(seed, await requestedEdits());
   }
   if ($('grid').children.length === 0) await showMore();
   $('gallery').hidden = false;
@@ -216,6 +343,19 @@ async function blend(event) {
   }
 }
 
+/** The painter's directions (`<id>-directions.json`), or none where it ships none or it cannot be used. */
+async function loadDirections(entry) {
+  if (!entry.directions) return [];
+  try {
+    const response = await fetch(`assets/${entry.directions}`);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return await ask('directions', { json: await response.text() });
+  } catch (error) {
+    console.warn(`no sliders: assets/${entry.directions} cannot be used (${error.message ?? error})`);
+    return [];
+  }
+}
+
 function download() {
   const source = $('portrait-canvas');
   const big = newCanvas(source.width * 4);
@@ -232,7 +372,8 @@ function download() {
 }
 
 async function copyLink() {
-  const url = `${location.origin}${location.pathname}${portraitLink($('portrait-seed').textContent)}`;
+  const { seed, edits } = state.portrait;
+  const url = `${location.origin}${location.pathname}${portraitLink(seed, edits)}`;
   try {
     await navigator.clipboard.writeText(url);
     showMessage('Link copied.');
@@ -297,6 +438,9 @@ async function main() {
       if (list.ok) state.seeds = (await list.json()).map((s) => BigInt(s));
     } catch { /* no curated list: seeds 0, 1, 2, … */ }
     state.painter = await startPainter(state.entry, cache);
+    state.directions = await loadDirections(state.entry);
+    buildSliders(state.directions);
+    document.body.dataset.directions = String(state.directions.length);
     if (cache) forgetOldPainters(cache, state.manifest).catch(() => {});
     document.body.dataset.painter = state.painter.id;
     $('progress').hidden = true;
@@ -313,6 +457,11 @@ async function main() {
   $('blend-form').addEventListener('submit', guarded(blend));
   $('download').addEventListener('click', download);
   $('copy-link').addEventListener('click', copyLink);
+  $('reset-sliders').addEventListener('click', resetSliders);
+  // Escape closes the focus view (back to the gallery).
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && !$('portrait').hidden) location.hash = '';
+  });
   window.addEventListener('hashchange', guarded(route));
   await guarded(route)();
 }

@@ -36,13 +36,18 @@ const started = () => {
 const pixels = (rgba) => ({ result: rgba, transfer: [rgba.buffer] });
 
 const calls = {
-  // The URL's seed and painter id, through the strict parsers in Rust (undefined when invalid).
-  parse: ({ seed, painterId }, { parseSeed, parsePainterId }) => ({
-    result: {
+  // The URL's seed, painter id and edits, through the strict parsers in Rust (undefined when
+  // invalid; for edits, the canonical text or the reason they were refused).
+  parse: ({ seed = null, painterId = null, edits = null }, { parseSeed, parsePainterId, parseEdits }) => {
+    const result = {
       seed: seed === null ? null : parseSeed(seed),
       painterId: painterId === null ? null : parsePainterId(painterId),
-    },
-  }),
+    };
+    if (edits !== null) {
+      try { result.edits = parseEdits(edits); } catch (error) { result.editsRefused = String(error?.message ?? error); }
+    }
+    return { result };
+  },
   start: async ({ weights }, { Painter }) => {
     // Started again (a kept copy of the weights that was not what its id names): free the first.
     painter?.free();
@@ -51,7 +56,10 @@ const calls = {
     const { id, deviceName, fellBack, imageSize } = painter;
     return { result: { id, deviceName, fellBack, imageSize } };
   },
+  // The painter's directions file (checked against its id in Rust): the sliders' labels.
+  directions: ({ json }) => ({ result: started().setDirections(json) }),
   paint: async ({ seeds }) => pixels(await started().paint(BigUint64Array.from(seeds))),
+  paintEdited: async ({ seed, edits }) => pixels(await started().paintEdited(seed, edits)),
   interpolate: async ({ a, b, steps }) => pixels(await started().interpolate(a, b, steps)),
 };
 

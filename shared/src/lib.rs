@@ -1,5 +1,6 @@
 //! What the trainer and the browser must agree on: the DCGAN itself, the seed → latent
-//! algorithm, the tensor → pixel conversion and the generator weights file format.
+//! algorithm, the tensor → pixel conversion, the generator weights file format, and edits along
+//! a painter's directions in latent space.
 //!
 //! Everything here compiles for native targets and for `wasm32` (except the `cpu-kernels`
 //! feature, native only), and nothing here picks a backend: callers pass a burn
@@ -8,12 +9,14 @@
 #[cfg(feature = "cpu-kernels")]
 pub mod cpu_kernels;
 mod convolutions;
+pub mod edits;
 pub mod finite;
 pub mod latent;
 pub mod model;
 pub mod pixels;
 pub mod weights;
 
+pub use edits::{Directions, Edit, EditError, edited_latent, format_edits, parse_edits};
 pub use finite::{NotFinite, check_finite};
 pub use latent::{LATENT_ALGORITHM, latent_batch, latent_for_seed};
 pub use model::{

@@ -168,6 +168,20 @@ impl Generator {
         self.latent_dim
     }
 
+    /// How the first block, before its ReLU, answers the latent: a `[latent_dim, channels·4·4]`
+    /// matrix whose row i is what latent value i adds to the block's output. The block is affine
+    /// in z (a transposed convolution from 1×1, then BatchNorm with its running statistics, which
+    /// scales channel c by γ_c/√(σ²_c+ε) and shifts it), so this matrix is all of its dependence on
+    /// z: its top singular vectors are the painter's main directions (SeFa, Shen & Zhou 2021).
+    pub fn first_block_response(&self) -> Tensor<2> {
+        let block = &self.blocks[0];
+        let weight = block.conv.weight.val();
+        let [latent, channels, kh, kw] = weight.dims();
+        let norm = &block.norm;
+        let scale = norm.gamma.val() / norm.running_var.value().add_scalar(norm.epsilon).sqrt();
+        (weight * scale.reshape([1, channels, 1, 1])).reshape([latent, channels * kh * kw])
+    }
+
     /// Sets every BatchNorm's running statistics to the plain average of the batch statistics
     /// over `latents` (one forward pass per batch, outputs discarded).
     ///

@@ -20,17 +20,23 @@ if (!dist || !trainer || !artifacts) {
 await mkdir(artifacts, { recursive: true });
 const scratch = await mkdtemp(join(tmpdir(), 'atelier-browser-'));
 
-// The painters the page ships, and the reference portrait for seed 42 of each, from the same
-// weights files the page loads.
+// The painters the page ships, and reference portraits painted by `trainer sample` from the same
+// weights files the page loads: seed 42 of each painter, and seed 42 of the current one moved
+// along its directions, as a link's edits and the sliders move it.
 const manifest = JSON.parse(await readFile(join(dist, 'assets/painters.json'), 'utf8'));
 const [current] = manifest.painters;
 const earlier = manifest.painters.find((p) => p.id === manifest.without_id);
 const expected = {};
-for (const painter of manifest.painters) {
-  expected[painter.id] = join(scratch, `expected-42-${painter.id}.png`);
-  const out = execFileSync(trainer, ['sample', '--weights', join(dist, 'assets', painter.weights), '--seed', '42', '--out', expected[painter.id]]);
+function reference(name, painter, extra = []) {
+  expected[name] = join(scratch, `${name}.png`);
+  const out = execFileSync(trainer, ['sample', '--weights', join(dist, 'assets', painter.weights), '--seed', '42', '--out', expected[name], ...extra]);
   if (!String(out).includes(`painter ${painter.id}`)) throw new Error(`trainer sample names another painter for ${painter.weights}: ${out}`);
 }
+for (const painter of manifest.painters) reference(`expected-42-${painter.id}`, painter);
+const LINK_EDITS = '2:1.5,7:-0.8';
+const SLID_EDITS = `1:0.5,${LINK_EDITS}`; // the link's edits, then slider 1 moved 5 steps right
+reference('edited-link', current, ['--edit', LINK_EDITS]);
+reference('edited-slid', current, ['--edit', SLID_EDITS]);
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css',
   '.png': 'image/png', '.json': 'application/json', '.bpk': 'application/octet-stream' };
@@ -44,7 +50,7 @@ const server = createServer(async (req, res) => {
     res.writeHead(200, { 'Content-Type': 'application/octet-stream' }).end(Buffer.alloc(4096, 7));
     return;
   }
-  const reference = path.match(/^\/__test__\/expected-42-([0-9a-f]{6})\.png$/);
+  const reference = path.match(/^\/__test__\/([\w-]+)\.png$/);
   const file = reference ? expected[reference[1]] : join(dist, path === '/' ? 'index.html' : path);
   if (!file || (!file.startsWith(dist + sep) && !reference)) { res.writeHead(403).end(); return; }
   try {
@@ -102,10 +108,13 @@ const gridStats = (page) => page.evaluate(() => [...document.querySelectorAll('#
   return { mean, std: Math.sqrt(sq / n - mean * mean), signature: Array.from(d.slice(8000, 8064)) };
 }));
 
-/** Largest per-channel difference between the portrait canvas and painter `id`'s seed 42. */
+/**
+ * Largest per-channel difference between the portrait canvas and a reference portrait: painter
+ * `id`'s seed 42, or `{ reference: name }`.
+ */
 const portraitDifference = (page, id) => page.evaluate(async (id) => {
   const img = new Image();
-  img.src = `/__test__/expected-42-${id}.png`;
+  img.src = `/__test__/${id.reference ?? `expected-42-${id}`}.png`;
   await img.decode();
   const c = document.createElement('canvas');
   c.width = img.width; c.height = img.height;
@@ -179,16 +188,22 @@ try {
     { hash: 'seed=42', painter: earlier.id, message: '', what: 'a link without a painter id' },
     { hash: 'seed=42&painter=abcdef', painter: current.id, message: 'no longer has', what: 'a link to a painter the page no longer has' },
     { hash: `seed=42&painter=${encodeURIComponent('<img src=x onerror="window.__pwned=1">')}`, painter: current.id, message: 'is not a painter id', what: 'a hostile painter id' },
+    // Edits a painter cannot make leave the portrait as its seed paints it, with a word why.
+    { hash: `seed=42&painter=${current.id}&edit=${encodeURIComponent('2:1<img src=x onerror="window.__pwned=1">')}`, painter: current.id, message: 'is not an edit', what: 'hostile edits' },
+    { hash: `seed=42&painter=${current.id}&edit=16:1`, painter: current.id, message: 'not 16', what: 'an edit along a direction the painter does not have' },
+    { hash: `seed=42&painter=${earlier.id}&edit=1:1`, painter: earlier.id, message: 'has no directions', what: 'edits for a painter without directions', sliders: false },
   ];
-  for (const { hash, painter, message, what } of painterCases) {
+  for (const { hash, painter, message, what, sliders } of painterCases) {
     page = await open(context, `${base}/?backend=cpu#${hash}`);
     const shown = await page.evaluate(() => ({
       painter: document.body.dataset.painter, state: document.body.dataset.state, pwned: window.__pwned === 1,
       injected: document.querySelectorAll('main img, main script, #message *').length,
       message: document.getElementById('message').textContent,
       link: document.querySelector('#grid a')?.getAttribute('href') ?? '',
+      sliders: !document.getElementById('sliders').hidden,
     }));
     const diff = await portraitDifference(page, painter);
+    if (sliders !== undefined) check(shown.sliders === sliders, `${what}: ${sliders ? '' : 'no '}sliders`);
     check(shown.state === 'ready' && shown.painter === painter && diff <= 1 && !shown.pwned && shown.injected === 0
       && (message ? shown.message.includes(message) : shown.message === '') && shown.link.endsWith(`&painter=${painter}`),
       `${what} paints painter ${painter}'s portrait 42 (worst ${diff}/255; message "${shown.message}"; gallery links ${shown.link})`);
@@ -203,16 +218,47 @@ try {
   // Without WebGPU: the CPU fallback.
   context = await launch(false);
   const before = modulesServed();
-  page = await open(context, `${base}/#seed=42&painter=${current.id}`);
+  page = await open(context, `${base}/#seed=42&painter=${current.id}&edit=${LINK_EDITS}`);
   const after = modulesServed();
   check(after.whole === before.whole && after.cpuOnly === before.cpuOnly + 1, `without WebGPU the page loads the CPU-only module (${JSON.stringify({ before, after })})`);
   const fellBack = await page.evaluate(() => document.body.dataset.fellBack);
   const status = await page.evaluate(() => document.getElementById('status').textContent);
   check(fellBack === 'true' && status.includes('CPU'), `without WebGPU the page says it paints on the CPU ("${status}")`);
   checkGallery(await gridStats(page), 'CPU fallback');
-  const diffCpu = await portraitDifference(page, current.id);
-  check(diffCpu <= 1, `#seed=42 on the CPU fallback matches \`trainer sample --seed 42\` within 1/255 (worst ${diffCpu})`);
   const longestBeforeBatch = await page.evaluate(() => window.__longestTaskMs);
+  // Edits in the link: the same pixels as `trainer sample --edit`.
+  const diffEdited = await portraitDifference(page, { reference: 'edited-link' });
+  check(diffEdited <= 1, `#seed=42&edit=${LINK_EDITS} on the CPU fallback matches \`trainer sample --seed 42 --edit ${LINK_EDITS}\` within 1/255 (worst ${diffEdited})`);
+  // The sliders, from the keyboard: each arrow step repaints and keeps the link in the address bar.
+  const sliderCount = await page.evaluate(() => document.querySelectorAll('#sliders input[type=range]').length);
+  const shownEdits = await page.evaluate(() => [...document.querySelectorAll('#sliders input[type=range]')].map((s) => s.value).join(' '));
+  check(sliderCount === Number(await page.evaluate(() => document.body.dataset.directions)) && sliderCount >= 8 && shownEdits.split(' ')[1] === '1.5' && shownEdits.split(' ')[6] === '-0.8',
+    `the focus view has a slider per direction (${sliderCount}), set where the link's edits put them (${shownEdits})`);
+  await page.evaluate(() => { window.__longestTaskMs = 0; });
+  await page.focus('#slider-1');
+  const stepMs = [];
+  for (let step = 1; step <= 5; step++) {
+    await page.keyboard.press('ArrowRight');
+    const edits = `1:0.${step},${LINK_EDITS}`;
+    await page.waitForFunction((edits) => document.body.dataset.portraitEdits === edits, edits, { timeout: 60_000 });
+    stepMs.push(Number(await page.evaluate(() => document.body.dataset.lastEditMs)));
+  }
+  const slid = await page.evaluate(() => ({ hash: location.hash, text: document.getElementById('slider-1').getAttribute('aria-valuetext') }));
+  const diffSlid = await portraitDifference(page, { reference: 'edited-slid' });
+  check(diffSlid <= 1 && slid.hash === `#seed=42&painter=${current.id}&edit=${SLID_EDITS}` && slid.text.startsWith('+0.5 standard deviations, towards'),
+    `five arrow steps on slider 1 paint \`trainer sample --edit ${SLID_EDITS}\` (worst ${diffSlid}/255), link ${slid.hash}, "${slid.text}"`);
+  timings.cpuSliderStepMs = stepMs;
+  await page.screenshot({ path: join(artifacts, 'focus-sliders.png'), fullPage: true });
+  // End puts a slider at +3: the portrait moved along two directions, for a look.
+  await page.focus('#slider-8');
+  await page.keyboard.press('End');
+  await page.waitForFunction(() => document.body.dataset.portraitEdits.includes('8:3'), null, { timeout: 60_000 });
+  await page.screenshot({ path: join(artifacts, 'focus-two-directions.png'), fullPage: true });
+  timings.cpuLongestTaskMsWhileSliding = Math.round(await page.evaluate(() => window.__longestTaskMs));
+  // Escape closes the focus view.
+  await page.keyboard.press('Escape');
+  const closed = await page.waitForFunction(() => document.getElementById('portrait').hidden, null, { timeout: 30_000 }).then(() => true, () => false);
+  check(closed, 'Escape closes the focus view');
   await page.evaluate(() => { window.__longestTaskMs = 0; });
   // Painting runs off the page's thread: a timer set just after "More portraits" was clicked
   // runs before the 16 new portraits arrive (were the generator on this thread, the whole batch

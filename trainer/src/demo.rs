@@ -97,7 +97,8 @@ pub fn demo(options: DemoOptions) -> Result<()> {
         crate::atomic::write(path, &std::fs::read(&half)?)?;
     }
     let portraits = run.join("portraits.png");
-    crate::generator_files::sample::sample(&generator, 0, 16, true, &portraits)?;
+    let request = crate::generator_files::sample::Request { weights: &generator, seed: 0, count: 16, edits: &[], directions: None };
+    crate::generator_files::sample::sample(&request, true, &portraits)?;
 
     let r = run.display();
     println!("\nmade in {r}/:");

@@ -17,7 +17,7 @@ mod grid;
 mod preprocess;
 mod training;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use atelier_shared::DiscNorm;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -63,8 +63,10 @@ enum Command {
     Export(ExportArgs),
     /// Turn the article's PyTorch generator (a state_dict .pt or .safetensors) into a weights file.
     Import(ImportArgs),
-    /// Generate portraits from a weights file: seed N, N+1, …
+    /// Generate portraits from a weights file: seed N, N+1, … (moved along the painter's directions with --edit)
     Sample(SampleArgs),
+    /// Find a painter's main directions in latent space (the gallery's sliders) and write them beside its weights.
+    Directions(DirectionsArgs),
     /// Rank candidate seeds with a run's discriminator and write the best for the gallery.
     Curate(CurateArgs),
     /// Measure how good a generator's portraits are, against the real face crops.
@@ -322,6 +324,31 @@ struct SampleArgs {
     /// Output PNG (one portrait or --grid), or folder (several portraits).
     #[arg(long)]
     out: PathBuf,
+    /// Move each portrait along the painter's directions, as a gallery link's `edit=` does:
+    /// DIRECTION:AMOUNT, comma-separated, amounts in standard deviations from -3 to 3 in steps of
+    /// 0.1 (e.g. 2:1.5,7:-0.8). The same edits paint the same pixels as the gallery.
+    #[arg(long)]
+    edit: Option<String>,
+    /// The painter's directions file [default: painters/<id>-directions.json beside --weights].
+    #[arg(long)]
+    directions: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct DirectionsArgs {
+    /// Generator weights.
+    #[arg(long)]
+    weights: PathBuf,
+    /// Directions to keep, strongest first (1 to 16).
+    #[arg(long, default_value_t = 10)]
+    count: usize,
+    /// Output JSON [default: painters/<id>-directions.json beside --weights, where the gallery
+    /// and `sample --edit` look]. An earlier file of the same painter keeps its labels.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Also paint what each direction does: a row per direction, seeds 1–3 each from -3 to +3.
+    #[arg(long)]
+    preview: Option<PathBuf>,
 }
 
 fn main() {
@@ -421,13 +448,36 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Sample(args) => {
-            let written = generator_files::sample::sample(&args.weights, args.seed, args.count, args.grid, &args.out)?;
+            let edits = atelier_shared::parse_edits(args.edit.as_deref().unwrap_or("")).context("--edit")?;
+            let request = generator_files::sample::Request {
+                weights: &args.weights,
+                seed: args.seed,
+                count: args.count,
+                edits: &edits,
+                directions: args.directions.as_deref(),
+            };
+            let written = generator_files::sample::sample(&request, args.grid, &args.out)?;
             for path in written {
                 println!("wrote {}", path.display());
             }
             // The identity share links carry, so a link's portrait can be found and painted here.
             let painter = generator_files::painter_id_of(&args.weights)?;
-            println!("painter {painter} (the gallery links to seed N of it as #seed=N&painter={painter})");
+            let edit = if edits.is_empty() { String::new() } else { format!("&edit={}", atelier_shared::format_edits(&edits)) };
+            println!("painter {painter} (the gallery links to seed N of it as #seed=N&painter={painter}{edit})");
+            Ok(())
+        }
+        Command::Directions(args) => {
+            let found = generator_files::directions::directions(&args.weights, args.count, args.out.as_deref(), args.preview.as_deref())?;
+            println!("painter {}: {} directions in {}", found.painter, found.directions.directions.len(), found.out.display());
+            for (i, direction) in found.directions.directions.iter().enumerate() {
+                println!("  {:>2}. {:<32} {:>5.1}% of the first layer's response", i + 1, direction.label, 100.0 * direction.share);
+            }
+            if let Some(preview) = &args.preview {
+                println!("what each does: {} (a row per direction; seeds 1–3, each from -3 to +3)", preview.display());
+            }
+            if !found.kept_labels {
+                println!("label each direction in {} after looking at what it does", found.out.display());
+            }
             Ok(())
         }
     }

@@ -7,7 +7,7 @@
 //!
 //! Every tensor read here is async (`into_data_async`): a synchronous read panics in a browser.
 
-use atelier_shared::{Generator, IMAGE_SIZE, latent_for_seed, load_generator, painter_id, to_rgb_images};
+use atelier_shared::{Directions, Generator, IMAGE_SIZE, edited_latent, format_edits, latent_for_seed, load_generator, painter_id, parse_edits, to_rgb_images};
 use burn::tensor::{Device, Tensor, TensorData};
 use wasm_bindgen::prelude::*;
 
@@ -49,6 +49,13 @@ pub fn parse_painter_id(text: &str) -> Option<String> {
     atelier_shared::parse_painter_id(text)
 }
 
+/// Parses a link's edits (`2:1.5,7:-0.8`) strictly and gives their canonical text (direction
+/// order, no zero amounts); a refusal says politely what is wrong.
+#[wasm_bindgen(js_name = parseEdits)]
+pub fn parse_edits_text(text: &str) -> Result<String, JsError> {
+    parse_edits(text).map(|edits| format_edits(&edits)).map_err(|e| JsError::new(&e.to_string()))
+}
+
 /// Latents on the straight line from seed `a`'s to seed `b`'s, `steps` of them including both ends.
 pub fn interpolated_latents(a: u64, b: u64, steps: usize, latent_dim: usize) -> Vec<f32> {
     let (za, zb) = (latent_for_seed(a, latent_dim), latent_for_seed(b, latent_dim));
@@ -65,6 +72,7 @@ pub fn interpolated_latents(a: u64, b: u64, steps: usize, latent_dim: usize) -> 
 #[wasm_bindgen]
 pub struct Painter {
     generator: Generator,
+    directions: Option<Directions>,
     id: String,
     device: Device,
     device_name: String,
@@ -78,7 +86,7 @@ impl Painter {
         console_error_panic_hook::set_once();
         let (device, device_name, fell_back) = start_device(BackendChoice::parse(&backend)).await?;
         let (generator, _) = load_generator(&weights, &device).map_err(|e| JsError::new(&e.to_string()))?;
-        Ok(Painter { generator, id: painter_id(&weights), device, device_name, fell_back })
+        Ok(Painter { generator, directions: None, id: painter_id(&weights), device, device_name, fell_back })
     }
 
     /// The painter id of the weights it paints with (what share links carry).
@@ -110,6 +118,25 @@ impl Painter {
         let dim = self.generator.latent_dim();
         let latents: Vec<f32> = seeds.iter().flat_map(|&s| latent_for_seed(s, dim)).collect();
         self.paint_latents(latents, seeds.len()).await
+    }
+
+    /// Takes the painter's directions file (`<id>-directions.json`, checked against the painter's
+    /// id) and gives the labels of its directions, strongest first: the sliders.
+    #[wasm_bindgen(js_name = setDirections)]
+    pub fn set_directions(&mut self, json: &str) -> Result<Vec<String>, JsError> {
+        let directions = Directions::parse(json, &self.id, self.generator.latent_dim()).map_err(|e| JsError::new(&e.to_string()))?;
+        let labels = directions.labels();
+        self.directions = Some(directions);
+        Ok(labels)
+    }
+
+    /// RGBA pixels of portrait `seed` moved by `edits` (a link's `edit=` text) along the
+    /// painter's directions: the same latent, to the bit, as `trainer sample --seed N --edit …`.
+    #[wasm_bindgen(js_name = paintEdited)]
+    pub async fn paint_edited(&self, seed: u64, edits: String) -> Result<Vec<u8>, JsError> {
+        let edits = parse_edits(&edits).map_err(|e| JsError::new(&e.to_string()))?;
+        let z = edited_latent(seed, self.generator.latent_dim(), &edits, self.directions.as_ref()).map_err(|e| JsError::new(&e.to_string()))?;
+        self.paint_latents(z, 1).await
     }
 
     /// RGBA pixels of `steps` portraits between seeds `a` and `b`.
@@ -203,7 +230,8 @@ mod tests {
     }
 
     /// `assets/painters.json` names every painter the page ships: each file exists, loads, and has
-    /// the id the manifest gives it; the default comes first; links without an id name one of them.
+    /// the id the manifest gives it; the default comes first, with its directions (labelled, for
+    /// its id); links without an id name one of them.
     #[test]
     fn the_manifest_names_each_shipped_file_by_its_id() {
         let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
@@ -219,6 +247,14 @@ mod tests {
             assert!(load_generator(&bytes, &Device::flex()).is_ok(), "{painter}");
             let seeds: Vec<u64> = serde_json::from_str(&std::fs::read_to_string(assets.join(painter["seeds"].as_str().unwrap())).unwrap()).unwrap();
             assert!(!seeds.is_empty(), "{painter}");
+            if let Some(file) = painter["directions"].as_str() {
+                let json = std::fs::read_to_string(assets.join(file)).unwrap();
+                let directions = Directions::parse(&json, id, atelier_shared::LATENT_DIM).unwrap_or_else(|e| panic!("{file}: {e}"));
+                assert!((8..=12).contains(&directions.directions.len()), "{file}: {} directions", directions.directions.len());
+                assert!(directions.labels().iter().all(|l| !l.starts_with("direction ")), "{file}: every direction has a label someone chose");
+            } else {
+                assert!(painter != &painters[0], "the default painter ships its directions (trainer directions)");
+            }
             ids.push(id.to_string());
         }
         assert!(ids.contains(&manifest["without_id"].as_str().unwrap().to_string()), "{manifest}");

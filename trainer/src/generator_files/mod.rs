@@ -1,7 +1,9 @@
 //! Generator files: the one place that reads and writes a generator alone — our weights files
 //! (burnpack, at full, half or 8-bit precision) and, through [`pytorch`], the article's PyTorch
-//! names both ways; [`sample`] paints portraits out of a weights file.
+//! names both ways; [`sample`] paints portraits out of a weights file and [`directions`] finds
+//! the painter's main directions in latent space, the gallery's sliders.
 
+pub mod directions;
 pub mod pytorch;
 pub mod sample;
 

@@ -1,8 +1,8 @@
 //! Portraits out of a generator: a batch of seeds painted in memory, and `trainer sample`'s PNG
-//! files.
+//! files, with edits along the painter's directions where asked.
 
 use anyhow::{Context, Result, bail};
-use atelier_shared::{Generator, IMAGE_SIZE, latent_batch, to_rgb_images};
+use atelier_shared::{Edit, Generator, IMAGE_SIZE, edited_latent, latent_batch, to_rgb_images};
 use burn::tensor::Device;
 use std::path::{Path, PathBuf};
 
@@ -25,14 +25,37 @@ pub fn generate(generator: &Generator, first_seed: u64, count: usize, device: &D
     Ok(images)
 }
 
+/// What `trainer sample` paints: seeds `seed..seed + count`, each moved by `edits` along the
+/// painter's directions (read from `directions`, or the painter's file in its default place).
+pub struct Request<'a> {
+    pub weights: &'a Path,
+    pub seed: u64,
+    pub count: usize,
+    pub edits: &'a [Edit],
+    pub directions: Option<&'a Path>,
+}
+
 /// `trainer sample`: one PNG (`--count 1` or `--grid`), or a folder of `seed-N.png` files.
-pub fn sample(weights: &Path, seed: u64, count: usize, as_grid: bool, out: &Path) -> Result<Vec<PathBuf>> {
+pub fn sample(request: &Request, as_grid: bool, out: &Path) -> Result<Vec<PathBuf>> {
+    let Request { weights, seed, count, edits, directions } = *request;
     if count == 0 {
         bail!("--count must be at least 1");
     }
     let device = Device::flex();
     let (generator, _) = load_weights(weights, &device)?;
-    let images = generate(&generator, seed, count, &device)?;
+    let images = if edits.is_empty() {
+        generate(&generator, seed, count, &device)?
+    } else {
+        let painter = super::painter_id_of(weights)?;
+        let path = directions.map_or_else(|| super::directions::default_path(weights, &painter), Path::to_path_buf);
+        let directions = super::directions::read(&path, &painter, generator.latent_dim())?;
+        let mut latents = Vec::with_capacity(count * generator.latent_dim());
+        for i in 0..count as u64 {
+            let seed = seed.checked_add(i).context("seed range goes beyond the largest seed (2^64 - 1)")?;
+            latents.extend(edited_latent(seed, generator.latent_dim(), edits, Some(&directions)).with_context(|| format!("--edit with {}", path.display()))?);
+        }
+        super::directions::paint_latents(&generator, latents, &device)?
+    };
     if as_grid || count == 1 {
         let image = if as_grid { crate::grid::grid(&images, crate::grid::square_columns(count)) } else { images[0].clone() };
         crate::grid::save_png(&image, out)?;
