@@ -356,19 +356,55 @@ async function loadDirections(entry) {
   }
 }
 
-function download() {
+/**
+ * The portrait in the focus view as a PNG file that carries its seed, painter and edits (text
+ * chunks, written in Rust), `scale` times its 64 px (each pixel a `scale`×`scale` block).
+ */
+async function portraitFile(scale) {
   const source = $('portrait-canvas');
-  const big = newCanvas(source.width * 4);
-  const context = big.getContext('2d');
+  const canvas = newCanvas(source.width * scale);
+  const context = canvas.getContext('2d');
   context.imageSmoothingEnabled = false;
-  context.drawImage(source, 0, 0, big.width, big.height);
-  big.toBlob((blob) => {
-    const link = document.createElement('a');
-    link.href = URL.createObjectURL(blob);
-    link.download = `atelier-portrait-${$('portrait-seed').textContent}.png`;
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
-  }, 'image/png');
+  context.drawImage(source, 0, 0, canvas.width, canvas.height);
+  const blob = await new Promise((done) => canvas.toBlob(done, 'image/png'));
+  const png = new Uint8Array(await blob.arrayBuffer());
+  const { seed, edits } = state.portrait;
+  const tagged = await ask('provenance', { png, seed, painter: state.painter.id, edits }, [png.buffer]);
+  const size = scale === 1 ? '' : `-${canvas.width}px`;
+  return new File([tagged], `atelier-${state.painter.id}-${seed}${size}.png`, { type: 'image/png' });
+}
+
+async function download(scale) {
+  const file = await portraitFile(scale);
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(file);
+  link.download = file.name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+}
+
+/** Opens the portrait a PNG file saved from here carries (its link is inside). */
+async function openFile(file) {
+  if (!file) return;
+  try {
+    const link = await ask('linkOfPng', { png: new Uint8Array(await file.arrayBuffer()) });
+    if (location.hash === `#${link}`) await route(); else location.hash = link;
+  } catch (error) {
+    showMessage(`${quoted(file.name)}: ${error.message ?? error}.`);
+  }
+}
+
+/** The system's share sheet with the portrait's file and link, where the browser has one. */
+async function share() {
+  const { seed, edits } = state.portrait;
+  const url = `${location.origin}${location.pathname}${portraitLink(seed, edits)}`;
+  const file = await portraitFile(1);
+  const data = { title: `atelier portrait ${seed}`, url };
+  try {
+    await navigator.share(navigator.canShare?.({ ...data, files: [file] }) ? { ...data, files: [file] } : data);
+  } catch (error) {
+    if (error.name !== 'AbortError') showMessage(`Sharing did not work (${error.message}); copy this link: ${url}`);
+  }
 }
 
 async function copyLink() {
@@ -455,7 +491,21 @@ async function main() {
   const guarded = (handler) => (...args) => handler(...args).catch((e) => fail(String(e.message ?? e)));
   $('more').addEventListener('click', guarded(showMore));
   $('blend-form').addEventListener('submit', guarded(blend));
-  $('download').addEventListener('click', download);
+  $('download').addEventListener('click', guarded(() => download(1)));
+  $('download-large').addEventListener('click', guarded(() => download(4)));
+  if (navigator.share) {
+    $('share').hidden = false;
+    $('share').addEventListener('click', guarded(share));
+  }
+  // A saved portrait opens again: picked with the button, or dropped anywhere on the page.
+  $('open').addEventListener('click', () => $('open-png').click());
+  $('open-png').addEventListener('change', guarded(async () => { await openFile($('open-png').files[0]); $('open-png').value = ''; }));
+  document.addEventListener('dragover', (event) => { if (event.dataTransfer?.types.includes('Files')) event.preventDefault(); });
+  document.addEventListener('drop', (event) => {
+    if (!event.dataTransfer?.files.length) return;
+    event.preventDefault();
+    guarded(openFile)(event.dataTransfer.files[0]);
+  });
   $('copy-link').addEventListener('click', copyLink);
   $('reset-sliders').addEventListener('click', resetSliders);
   // Escape closes the focus view (back to the gallery).

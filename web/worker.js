@@ -59,6 +59,9 @@ const calls = {
   // The painter's directions file (checked against its id in Rust): the sliders' labels.
   directions: ({ json }) => ({ result: started().setDirections(json) }),
   paint: async ({ seeds }) => pixels(await started().paint(BigUint64Array.from(seeds))),
+  // A portrait's PNG with its seed, painter and edits inside; and the link a dropped PNG carries.
+  provenance: ({ png, seed, painter, edits }, { withProvenance }) => pixels(withProvenance(png, BigInt(seed), painter, edits)),
+  linkOfPng: ({ png }, { linkOfPng }) => ({ result: linkOfPng(png) }),
   paintEdited: async ({ seed, edits }) => pixels(await started().paintEdited(seed, edits)),
   interpolate: async ({ a, b, steps }) => pixels(await started().interpolate(a, b, steps)),
 };

@@ -1,6 +1,6 @@
 //! What the trainer and the browser must agree on: the DCGAN itself, the seed → latent
-//! algorithm, the tensor → pixel conversion, the generator weights file format, and edits along
-//! a painter's directions in latent space.
+//! algorithm, the tensor → pixel conversion, the generator weights file format, edits along a
+//! painter's directions in latent space, and the provenance a portrait's PNG file carries.
 //!
 //! Everything here compiles for native targets and for `wasm32` (except the `cpu-kernels`
 //! feature, native only), and nothing here picks a backend: callers pass a burn
@@ -14,6 +14,7 @@ pub mod finite;
 pub mod latent;
 pub mod model;
 pub mod pixels;
+pub mod provenance;
 pub mod weights;
 
 pub use edits::{Directions, Edit, EditError, edited_latent, format_edits, parse_edits};
@@ -24,4 +25,5 @@ pub use model::{
     trainable_params,
 };
 pub use pixels::{RgbImage, to_rgb_images};
+pub use provenance::{Provenance, ProvenanceError, png_with_provenance, provenance_of_png};
 pub use weights::{PAINTER_ID_LEN, Precision, WeightsError, generator_to_bytes, load_generator, painter_id, parse_painter_id, read_generator_config, sha256_hex};

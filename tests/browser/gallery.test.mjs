@@ -85,6 +85,16 @@ async function launch(webgpu) {
 
 async function open(context, url) {
   const page = await context.newPage();
+  // Headless Chromium has no share sheet: a stand-in records what the page would share.
+  await page.addInitScript(() => {
+    if (navigator.share) return;
+    window.__shared = null;
+    navigator.canShare = (data) => Array.isArray(data.files);
+    navigator.share = async (data) => {
+      const files = await Promise.all((data.files ?? []).map(async (f) => ({ name: f.name, type: f.type, bytes: Array.from(new Uint8Array(await f.arrayBuffer())) })));
+      window.__shared = { url: data.url, files };
+    };
+  });
   // The page's longest main-thread task (a frozen page: no scrolling, no clicks), for the timings.
   await page.addInitScript(() => {
     window.__longestTaskMs = 0;
@@ -128,6 +138,51 @@ const portraitDifference = (page, id) => page.evaluate(async (id) => {
   for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
   return worst;
 }, id);
+
+/** Largest per-channel difference between two served images (`/__test__/NAME.png`). */
+const imagesDifference = (page, a, b) => page.evaluate(async ([a, b]) => {
+  const pixels = async (name) => {
+    const img = new Image();
+    img.src = `/__test__/${name}.png`;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.width; c.height = img.height;
+    const ctx = c.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    return ctx.getImageData(0, 0, c.width, c.height).data;
+  };
+  const [x, y] = [await pixels(a), await pixels(b)];
+  if (x.length !== y.length) return 999;
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
+  return worst;
+}, [a, b]);
+
+/** A PNG file's width and its text chunks ({ keyword: text }), read here, independently of the page. */
+function pngText(bytes) {
+  const text = {};
+  let at = 8;
+  while (at + 8 <= bytes.length) {
+    const length = bytes.readUInt32BE(at);
+    const kind = bytes.toString('latin1', at + 4, at + 8);
+    if (kind === 'tEXt') {
+      const data = bytes.subarray(at + 8, at + 8 + length);
+      const zero = data.indexOf(0);
+      text[data.toString('latin1', 0, zero)] = data.toString('latin1', zero + 1);
+    }
+    at += 12 + length;
+  }
+  return { width: bytes.readUInt32BE(16), text };
+}
+
+/** Whether a PNG's chunks name portrait `seed` of painter `painter` with `edit`. */
+function carries(png, seed, painter, edit) {
+  const { Software, Source, Comment } = png.text;
+  try {
+    const comment = JSON.parse(Comment);
+    return Software === 'atelier' && Source === painter && comment.seed === String(seed) && comment.painter === painter && comment.edit === edit;
+  } catch { return false; }
+}
 
 function checkGallery(stats, label) {
   check(stats.length === 16, `${label}: the gallery shows 16 portraits (${stats.length})`);
@@ -248,6 +303,29 @@ try {
   check(diffSlid <= 1 && slid.hash === `#seed=42&painter=${current.id}&edit=${SLID_EDITS}` && slid.text.startsWith('+0.5 standard deviations, towards'),
     `five arrow steps on slider 1 paint \`trainer sample --edit ${SLID_EDITS}\` (worst ${diffSlid}/255), link ${slid.hash}, "${slid.text}"`);
   timings.cpuSliderStepMs = stepMs;
+  // Downloads carry their link: the 64 px file has exactly the portrait's pixels, both sizes carry
+  // seed, painter and edits in text chunks, as `trainer sample`'s files do; Share hands the same
+  // file and the link to the system's share sheet.
+  const downloaded = {};
+  for (const [button, name] of [['#download', `atelier-${current.id}-42.png`], ['#download-large', `atelier-${current.id}-42-256px.png`]]) {
+    const [file] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+    const path = join(scratch, file.suggestedFilename().replace(/[^\w.-]/g, '_'));
+    await file.saveAs(path);
+    downloaded[button] = { name: file.suggestedFilename(), path, png: pngText(await readFile(path)) };
+    check(downloaded[button].name === name, `${button} saves ${downloaded[button].name}`);
+  }
+  expected.downloaded = downloaded['#download'].path;
+  const diffDownload = await imagesDifference(page, 'downloaded', 'edited-slid');
+  const sampled = pngText(await readFile(expected['edited-slid']));
+  check(diffDownload === 0 && downloaded['#download'].png.width === 64 && downloaded['#download-large'].png.width === 256,
+    `Download PNG has the portrait's pixels exactly (worst ${diffDownload}/255); the large one is 256 px (${downloaded['#download-large'].png.width})`);
+  check([downloaded['#download'].png, downloaded['#download-large'].png, sampled].every((png) => carries(png, 42, current.id, SLID_EDITS)),
+    `downloads and \`trainer sample\` carry seed, painter and edits (${JSON.stringify(downloaded['#download'].png.text)})`);
+  await page.click('#share');
+  const shared = await page.waitForFunction(() => window.__shared, null, { timeout: 30_000 }).then((h) => h.jsonValue(), () => null);
+  const sharedPng = shared?.files?.[0] ? pngText(Buffer.from(shared.files[0].bytes)) : null;
+  check(shared?.url === `${base}/${`#seed=42&painter=${current.id}&edit=${SLID_EDITS}`}` && sharedPng && carries(sharedPng, 42, current.id, SLID_EDITS),
+    `Share hands over the link and the portrait's file (${shared?.url}, ${shared?.files?.[0]?.name})`);
   await page.screenshot({ path: join(artifacts, 'focus-sliders.png'), fullPage: true });
   // End puts a slider at +3: the portrait moved along two directions, for a look.
   await page.focus('#slider-8');
@@ -259,6 +337,19 @@ try {
   await page.keyboard.press('Escape');
   const closed = await page.waitForFunction(() => document.getElementById('portrait').hidden, null, { timeout: 30_000 }).then(() => true, () => false);
   check(closed, 'Escape closes the focus view');
+  // The file is the link: a downloaded portrait and one from `trainer sample` open again, edits
+  // and all; a PNG from elsewhere gets a word.
+  for (const [file, edits, what] of [[downloaded['#download'].path, SLID_EDITS, 'a downloaded portrait'], [expected['edited-link'], LINK_EDITS, 'a portrait from `trainer sample --edit`']]) {
+    await page.setInputFiles('#open-png', file);
+    const opened = await page.waitForFunction((edits) => !document.getElementById('portrait').hidden && document.body.dataset.portraitEdits === edits, edits, { timeout: 60_000 }).then(() => true, () => false);
+    const diff = await portraitDifference(page, { reference: edits === SLID_EDITS ? 'edited-slid' : 'edited-link' });
+    check(opened && diff === 0 && await page.evaluate(() => location.hash) === `#seed=42&painter=${current.id}&edit=${edits}`,
+      `opening ${what} shows it again (worst ${diff}/255)`);
+  }
+  await page.setInputFiles('#open-png', join(dist, 'assets/sample-grid.png'));
+  const foreign = await page.waitForFunction(() => document.getElementById('message').textContent.includes('does not say which portrait'), null, { timeout: 30_000 }).then(() => true, () => false);
+  check(foreign, `a PNG from elsewhere gets a polite word ("${await page.evaluate(() => document.getElementById('message').textContent)}")`);
+  await page.keyboard.press('Escape');
   await page.evaluate(() => { window.__longestTaskMs = 0; });
   // Painting runs off the page's thread: a timer set just after "More portraits" was clicked
   // runs before the 16 new portraits arrive (were the generator on this thread, the whole batch

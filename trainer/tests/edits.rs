@@ -1,6 +1,6 @@
 //! `trainer directions` and `trainer sample --edit`: a painter's main directions written where the
 //! gallery and `sample` look for them, labels that survive recomputing, edits that move a portrait
-//! exactly as far as they say, and clear refusals.
+//! exactly as far as they say, files that say which portrait they are, and clear refusals.
 
 mod common;
 
@@ -60,6 +60,14 @@ fn directions_are_found_kept_and_move_portraits_as_edits_say() {
     let (same, _) = sample("same.png", &["--edit", "1:1.5,3:-0.8"]);
     assert_eq!(worst_difference(&moved, &same), 0);
     assert!(worst_difference(&plain, &moved) > 40, "an edit of 1.5 standard deviations moves the portrait");
+    // Each file says which portrait it is (the gallery opens it again), seeds of a folder each their own.
+    let carried = |path: &Path| atelier_shared::provenance_of_png(&std::fs::read(path).unwrap()).unwrap();
+    let expected = |seed: u64, edits: &str| atelier_shared::Provenance { seed, painter: id.clone(), edits: edits.into() };
+    assert_eq!(carried(&dir.path().join("moved.png")), expected(5, "1:1.5,3:-0.8"));
+    assert_eq!(carried(&dir.path().join("plain.png")), expected(5, ""));
+    let folder = dir.path().join("folder");
+    ok(&["sample", "--weights", weights, "--seed", "9", "--count", "2", "--edit", "2:-3", "--out", folder.to_str().unwrap()]);
+    assert_eq!(carried(&folder.join("seed-10.png")), expected(10, "2:-3"));
 
     // What an edit means: z + α·v. A direction from seed 5's latent to seed 7's, at α = 1,
     // paints seed 7's portrait.

@@ -7,7 +7,7 @@
 //!
 //! Every tensor read here is async (`into_data_async`): a synchronous read panics in a browser.
 
-use atelier_shared::{Directions, Generator, IMAGE_SIZE, edited_latent, format_edits, latent_for_seed, load_generator, painter_id, parse_edits, to_rgb_images};
+use atelier_shared::{Directions, Generator, IMAGE_SIZE, Provenance, edited_latent, format_edits, latent_for_seed, load_generator, painter_id, parse_edits, png_with_provenance, provenance_of_png, to_rgb_images};
 use burn::tensor::{Device, Tensor, TensorData};
 use wasm_bindgen::prelude::*;
 
@@ -54,6 +54,32 @@ pub fn parse_painter_id(text: &str) -> Option<String> {
 #[wasm_bindgen(js_name = parseEdits)]
 pub fn parse_edits_text(text: &str) -> Result<String, JsError> {
     parse_edits(text).map(|edits| format_edits(&edits)).map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// A portrait's PNG file (the canvas's, at any size) with its provenance inside: the seed, the
+/// painter id and the edits, in text chunks that [`link_of_png`] reads back.
+#[wasm_bindgen(js_name = withProvenance)]
+pub fn with_provenance(png: &[u8], seed: u64, painter: &str, edits: &str) -> Result<Vec<u8>, JsError> {
+    tagged_png(png, seed, painter, edits).map_err(|e| JsError::new(&e))
+}
+
+/// The link (`seed=N&painter=ID[&edit=…]`) of the portrait a PNG file carries; a file that is not
+/// one of ours is refused with a sentence saying so.
+#[wasm_bindgen(js_name = linkOfPng)]
+pub fn link_of_png(png: &[u8]) -> Result<String, JsError> {
+    link_in_png(png).map_err(|e| JsError::new(&e))
+}
+
+fn tagged_png(png: &[u8], seed: u64, painter: &str, edits: &str) -> Result<Vec<u8>, String> {
+    let painter = atelier_shared::parse_painter_id(painter).ok_or_else(|| format!("“{painter}” is not a painter id"))?;
+    let edits = parse_edits(edits).map_err(|e| e.to_string())?;
+    png_with_provenance(png, &Provenance { seed, painter, edits: format_edits(&edits) }).map_err(|e| e.to_string())
+}
+
+fn link_in_png(png: &[u8]) -> Result<String, String> {
+    let Provenance { seed, painter, edits } = provenance_of_png(png).map_err(|e| e.to_string())?;
+    let edit = if edits.is_empty() { String::new() } else { format!("&edit={edits}") };
+    Ok(format!("seed={seed}&painter={painter}{edit}"))
 }
 
 /// Latents on the straight line from seed `a`'s to seed `b`'s, `steps` of them including both ends.
@@ -258,6 +284,17 @@ mod tests {
             ids.push(id.to_string());
         }
         assert!(ids.contains(&manifest["without_id"].as_str().unwrap().to_string()), "{manifest}");
+    }
+
+    #[test]
+    fn a_portraits_file_carries_its_link() {
+        let png = include_bytes!("../assets/sample-grid.png");
+        assert!(link_in_png(png).unwrap_err().contains("does not say which portrait"), "a PNG of someone else's is not a portrait link");
+        let tagged = tagged_png(png, 42, "FAE341", "7:-0.8,2:1.5").unwrap();
+        assert_eq!(link_in_png(&tagged).unwrap(), "seed=42&painter=fae341&edit=2:1.5,7:-0.8");
+        let plain = tagged_png(png, u64::MAX, "fae341", "").unwrap();
+        assert_eq!(link_in_png(&plain).unwrap(), "seed=18446744073709551615&painter=fae341");
+        assert!(tagged_png(png, 1, "<b>", "").is_err() && tagged_png(png, 1, "fae341", "2:9").is_err());
     }
 
     #[test]

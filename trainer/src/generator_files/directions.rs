@@ -72,9 +72,6 @@ pub fn directions(weights: &Path, count: usize, out: Option<&Path>, preview: Opt
             .map(|(i, (vector, share))| Direction { label: label(i).unwrap_or_else(|| unlabelled(i)), share: round(share, 4), vector })
             .collect(),
     };
-    if let Some(folder) = out.parent().filter(|f| !f.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
-    }
     crate::atomic::write(&out, file_text(&directions)?.as_bytes())?;
     if let Some(preview) = preview {
         crate::grid::save_png(&preview_grid(&generator, &directions, &device)?, preview)?;

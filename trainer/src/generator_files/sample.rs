@@ -1,8 +1,9 @@
 //! Portraits out of a generator: a batch of seeds painted in memory, and `trainer sample`'s PNG
-//! files, with edits along the painter's directions where asked.
+//! files, with edits along the painter's directions where asked. Each portrait's file carries its
+//! seed, painter and edits (see `atelier_shared::provenance`), as the gallery's downloads do.
 
 use anyhow::{Context, Result, bail};
-use atelier_shared::{Edit, Generator, IMAGE_SIZE, edited_latent, latent_batch, to_rgb_images};
+use atelier_shared::{Edit, Generator, IMAGE_SIZE, Provenance, RgbImage, edited_latent, format_edits, latent_batch, png_with_provenance, to_rgb_images};
 use burn::tensor::Device;
 use std::path::{Path, PathBuf};
 
@@ -56,15 +57,26 @@ pub fn sample(request: &Request, as_grid: bool, out: &Path) -> Result<Vec<PathBu
         }
         super::directions::paint_latents(&generator, latents, &device)?
     };
-    if as_grid || count == 1 {
-        let image = if as_grid { crate::grid::grid(&images, crate::grid::square_columns(count)) } else { images[0].clone() };
-        crate::grid::save_png(&image, out)?;
+    if as_grid {
+        crate::grid::save_png(&crate::grid::grid(&images, crate::grid::square_columns(count)), out)?;
+        return Ok(vec![out.to_path_buf()]);
+    }
+    // Each portrait's file names it, as the gallery's downloads do: dropped on the gallery, it opens.
+    let painter = super::painter_id_of(weights)?;
+    let edits = format_edits(edits);
+    let save = |image: &RgbImage, seed: u64, path: &Path| -> Result<()> {
+        let provenance = Provenance { seed, painter: painter.clone(), edits: edits.clone() };
+        let png = png_with_provenance(&crate::grid::png(image)?, &provenance).map_err(|e| anyhow::anyhow!("{e}"))?;
+        crate::atomic::write(path, &png)
+    };
+    if count == 1 {
+        save(&images[0], seed, out)?;
         return Ok(vec![out.to_path_buf()]);
     }
     let mut written = Vec::new();
     for (i, image) in images.iter().enumerate() {
         let path = out.join(format!("seed-{}.png", seed + i as u64));
-        crate::grid::save_png(image, &path)?;
+        save(image, seed + i as u64, &path)?;
         written.push(path);
     }
     Ok(written)
