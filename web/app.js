@@ -21,6 +21,8 @@ const state = {
   // The painter's directions (their labels, strongest first; none where it ships no file), and
   // the portrait in the focus view: its seed and the canonical text of its edits.
   directions: [], portrait: null,
+  // The history entry the sliders last made for this portrait (replaced as they move on).
+  lastSlid: null,
 };
 
 // `?backend=webgpu` or `?backend=cpu` forces a backend (and the module the worker loads).
@@ -149,6 +151,8 @@ async function showPortrait(seed, edits) {
   setSliders(edits);
   await paintPortrait(seed, edits);
   $('portrait').hidden = false;
+  state.lastSlid = null;
+  remember();
 }
 
 /** The fragment of a link to one portrait: its seed, the painter that paints it, and its edits. */
@@ -224,6 +228,10 @@ async function sliderMoved() {
       const edits = sliderPainting.wanted;
       sliderPainting.wanted = null;
       await paintPortrait(state.portrait.seed, edits);
+      // The history keeps the portrait as opened and where the sliders left it, not every step
+      // on the way.
+      remember(state.lastSlid);
+      state.lastSlid = shownEntry();
       // The address bar keeps the link to what is shown; replaceState fires no hashchange.
       history.replaceState(null, '', portraitLink(state.portrait.seed, edits));
     }
@@ -321,6 +329,7 @@ async function route() {
   }
   if ($('grid').children.length === 0) await showMore();
   $('gallery').hidden = false;
+  $('yours').hidden = false;
   $('blend').hidden = false;
   document.body.dataset.state = 'ready';
 }
@@ -341,6 +350,80 @@ async function blend(event) {
     draw(canvas, rgba, i, size);
     strip.append(canvas);
   }
+}
+
+// History and favourites: the portraits this browser opened (the newest 50) and the ones its
+// visitor starred, as links (seed, painter, edits) in localStorage. Nothing leaves the browser.
+const HISTORY_KEY = 'atelier-history';
+const FAVOURITES_KEY = 'atelier-favourites';
+const HISTORY_LENGTH = 50;
+const FAVOURITES_LENGTH = 500;
+
+/** A kept list: entries `{ seed, painter, edits }` (the seed as text), or none where storage is refused. */
+function keptList(key) {
+  try {
+    const list = JSON.parse(localStorage.getItem(key) ?? '[]');
+    return Array.isArray(list) ? list.filter((e) => typeof e?.seed === 'string' && typeof e?.painter === 'string' && typeof e?.edits === 'string') : [];
+  } catch { return []; }
+}
+function keepList(key, list) {
+  try { localStorage.setItem(key, JSON.stringify(list)); } catch { /* a full or refused storage keeps nothing */ }
+}
+const samePortrait = (a, b) => a.seed === b.seed && a.painter === b.painter && a.edits === b.edits;
+const shownEntry = () => ({ seed: String(state.portrait.seed), painter: state.painter.id, edits: state.portrait.edits });
+
+/** Puts the portrait in the focus view first in the history; `replacing` an entry it was edited from. */
+function remember(replacing = null) {
+  const entry = shownEntry();
+  const rest = keptList(HISTORY_KEY).filter((e) => !samePortrait(e, entry) && !(replacing && samePortrait(e, replacing)));
+  keepList(HISTORY_KEY, [entry, ...rest].slice(0, HISTORY_LENGTH));
+  showFavouriteState();
+}
+
+function showFavouriteState() {
+  const kept = state.portrait && keptList(FAVOURITES_KEY).some((e) => samePortrait(e, shownEntry()));
+  $('favourite').setAttribute('aria-pressed', String(Boolean(kept)));
+  $('favourite').textContent = kept ? '★ Favourite' : '☆ Keep as favourite';
+}
+
+function toggleFavourite() {
+  const entry = shownEntry();
+  const favourites = keptList(FAVOURITES_KEY);
+  const kept = favourites.some((e) => samePortrait(e, entry));
+  keepList(FAVOURITES_KEY, kept ? favourites.filter((e) => !samePortrait(e, entry)) : [entry, ...favourites].slice(0, FAVOURITES_LENGTH));
+  showFavouriteState();
+  showMessage(kept ? 'Removed from your favourites.' : 'Kept in your favourites (in this browser only).');
+  if ($('history').open) showKept().catch(() => {});
+}
+
+/** Fills the favourites and history lists: a link per portrait, a picture where this painter paints it. */
+async function showKept() {
+  const lists = [[FAVOURITES_KEY, $('favourites-list')], [HISTORY_KEY, $('history-list')]];
+  $('favourites-empty').hidden = keptList(FAVOURITES_KEY).length > 0;
+  for (const [key, list] of lists) {
+    const items = keptList(key).map((entry) => {
+      const item = document.createElement('li');
+      const link = document.createElement('a');
+      link.href = `#seed=${entry.seed}&painter=${entry.painter}${entry.edits ? `&edit=${entry.edits}` : ''}`;
+      const canvas = newCanvas(state.painter.imageSize);
+      const caption = document.createElement('span');
+      caption.textContent = `${entry.seed}${entry.edits ? ' (moved)' : ''}${entry.painter === state.painter.id ? '' : ` · painter ${entry.painter}`}`;
+      canvas.title = `Portrait ${entry.seed}${entry.edits ? `, moved ${entry.edits}` : ''}`;
+      link.append(canvas, caption);
+      item.append(link);
+      return { item, canvas, entry };
+    });
+    list.replaceChildren(...items.map((i) => i.item));
+    // Pictures only from this painter: another painter's portrait would be a different picture.
+    for (const { canvas, entry } of items) {
+      if (entry.painter !== state.painter.id) continue;
+      const seed = await parseSeed(entry.seed);
+      if (seed === undefined) continue;
+      const rgba = entry.edits ? await ask('paintEdited', { seed, edits: entry.edits }).catch(() => null) : await ask('paint', { seeds: [seed] });
+      if (rgba) draw(canvas, rgba, 0, state.painter.imageSize);
+    }
+  }
+  document.body.dataset.keptShown = String(Date.now());
 }
 
 /** The painter's directions (`<id>-directions.json`), or none where it ships none or it cannot be used. */
@@ -446,6 +529,24 @@ async function startPainter(entry, cache) {
   return painter;
 }
 
+// The site's files kept for a visit without a network (served by `sw.js`, which keeps a copy of
+// every file it fetches from then on; the painter's thread keeps the module it loaded).
+const SITE_CACHE = 'atelier-site';
+
+/** Starts the service worker and keeps the files this visit used, for the next one offline. */
+async function keepForOffline(modulePath) {
+  if (!('serviceWorker' in navigator) || !self.caches || DEMO) return;
+  await navigator.serviceWorker.register('sw.js');
+  const cache = await caches.open(SITE_CACHE);
+  const files = ['./', 'app.js', 'worker.js', 'style.css', 'manifest.webmanifest', 'assets/icon-192.png', MANIFEST,
+    `assets/${state.entry.seeds}`, state.entry.directions && `assets/${state.entry.directions}`, modulePath];
+  await Promise.all(files.filter(Boolean).map(async (file) => {
+    const url = new URL(file, location.href).href;
+    if (!(await cache.match(url))) await cache.add(url);
+  }));
+  document.body.dataset.offlineReady = 'true';
+}
+
 /** Drops kept weights of painters the manifest no longer names. */
 async function forgetOldPainters(cache, manifest) {
   const shipped = new Set(manifest.painters.map((p) => p.id));
@@ -478,6 +579,8 @@ async function main() {
     buildSliders(state.directions);
     document.body.dataset.directions = String(state.directions.length);
     if (cache) forgetOldPainters(cache, state.manifest).catch(() => {});
+    // A browser that refuses service workers or storage still has the gallery, online.
+    keepForOffline(state.painter.module).catch((error) => console.warn(`no offline copy: ${error.message ?? error}`));
     document.body.dataset.painter = state.painter.id;
     $('progress').hidden = true;
     setStatus(`Painting on ${state.painter.deviceName}`);
@@ -508,6 +611,9 @@ async function main() {
   });
   $('copy-link').addEventListener('click', copyLink);
   $('reset-sliders').addEventListener('click', resetSliders);
+  $('favourite').addEventListener('click', toggleFavourite);
+  $('history').addEventListener('toggle', guarded(async () => { if ($('history').open) await showKept(); }));
+  $('forget').addEventListener('click', guarded(async () => { keepList(HISTORY_KEY, []); await showKept(); }));
   // Escape closes the focus view (back to the gallery).
   document.addEventListener('keydown', (event) => {
     if (event.key === 'Escape' && !$('portrait').hidden) location.hash = '';

@@ -21,10 +21,19 @@ async function moduleFor(backend) {
   }
 }
 
+// The site's files kept for visits without a network (`sw.js` serves them from here then).
+const SITE_CACHE = 'atelier-site';
+
 const backend = new URL(self.location.href).searchParams.get('backend') ?? 'auto';
+let modulePath = null;
 const ready = moduleFor(backend).then(async (path) => {
+  modulePath = path;
   const wasm = await import(path);
-  await wasm.default({ module_or_path: path.replace(/\.js$/, '_bg.wasm') });
+  const binary = new URL(path.replace(/\.js$/, '_bg.wasm'), self.location.href).href;
+  const response = await fetch(binary);
+  // A copy of the module for the next visit, offline or not, without downloading it again.
+  if (response.ok && self.caches) caches.open(SITE_CACHE).then((cache) => cache.put(binary, response.clone())).catch(() => {});
+  await wasm.default({ module_or_path: response });
   return wasm;
 });
 let painter = null;
@@ -54,7 +63,7 @@ const calls = {
     painter = null;
     painter = await Painter.create(weights, backend);
     const { id, deviceName, fellBack, imageSize } = painter;
-    return { result: { id, deviceName, fellBack, imageSize } };
+    return { result: { id, deviceName, fellBack, imageSize, module: modulePath } };
   },
   // The painter's directions file (checked against its id in Rust): the sliders' labels.
   directions: ({ json }) => ({ result: started().setDirections(json) }),

@@ -11,6 +11,7 @@ import { readFile, mkdir, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { join, extname, resolve, sep } from 'node:path';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 
 const [dist, trainer, artifacts] = process.argv.slice(2).map((p) => resolve(p));
 if (!dist || !trainer || !artifacts) {
@@ -18,6 +19,8 @@ if (!dist || !trainer || !artifacts) {
   process.exit(2);
 }
 await mkdir(artifacts, { recursive: true });
+// axe-core (npm), the accessibility checker, run inside the page.
+const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const scratch = await mkdtemp(join(tmpdir(), 'atelier-browser-'));
 
 // The painters the page ships, and reference portraits painted by `trainer sample` from the same
@@ -184,6 +187,15 @@ function carries(png, seed, painter, edit) {
   } catch { return false; }
 }
 
+/** axe-core on the page as it is now: the serious and critical violations, one line each. */
+async function accessibilityProblems(page) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
+    .filter((v) => ['serious', 'critical'].includes(v.impact))
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`));
+  return violations;
+}
+
 function checkGallery(stats, label) {
   check(stats.length === 16, `${label}: the gallery shows 16 portraits (${stats.length})`);
   check(stats.every((s) => s.std > 5 && s.mean > 5 && s.mean < 250), `${label}: no portrait is blank`);
@@ -203,6 +215,18 @@ try {
   const firstVisit = await page.evaluate(() => document.body.dataset.weightsFrom);
   await page.screenshot({ path: join(artifacts, 'gallery.png'), fullPage: true });
   timings.auto = await page.evaluate(() => ({ ...document.body.dataset }));
+  const galleryProblems = await accessibilityProblems(page);
+  check(galleryProblems.length === 0, `axe-core finds no serious or critical problem on the gallery ${JSON.stringify(galleryProblems)}`);
+  // Tab reaches the portraits, which are links, with a visible focus ring; Enter opens one.
+  let tabs = 0;
+  while (tabs++ < 30 && !(await page.evaluate(() => document.activeElement?.closest('#grid a')))) await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => {
+    const link = document.activeElement?.closest('#grid a');
+    return link ? { href: link.getAttribute('href'), outline: getComputedStyle(link).outlineStyle } : null;
+  });
+  await page.keyboard.press('Enter');
+  const entered = await page.waitForFunction((href) => location.hash === href && !document.getElementById('portrait').hidden, focused?.href, { timeout: 60_000 }).then(() => true, () => false);
+  check(focused && focused.outline !== 'none' && entered, `Tab reaches a portrait (${focused?.href}, focus outline ${focused?.outline}) and Enter opens it`);
 
   page = await open(context, `${base}/?backend=webgpu#seed=42&painter=${current.id}`);
   check(modulesServed().whole === 1, `?backend=webgpu loads the whole module (${JSON.stringify(modulesServed())})`);
@@ -280,6 +304,7 @@ try {
   const status = await page.evaluate(() => document.getElementById('status').textContent);
   check(fellBack === 'true' && status.includes('CPU'), `without WebGPU the page says it paints on the CPU ("${status}")`);
   checkGallery(await gridStats(page), 'CPU fallback');
+  timings.cpuFirstVisit = await page.evaluate(() => ({ ...document.body.dataset }));
   const longestBeforeBatch = await page.evaluate(() => window.__longestTaskMs);
   // Edits in the link: the same pixels as `trainer sample --edit`.
   const diffEdited = await portraitDifference(page, { reference: 'edited-link' });
@@ -303,6 +328,8 @@ try {
   check(diffSlid <= 1 && slid.hash === `#seed=42&painter=${current.id}&edit=${SLID_EDITS}` && slid.text.startsWith('+0.5 standard deviations, towards'),
     `five arrow steps on slider 1 paint \`trainer sample --edit ${SLID_EDITS}\` (worst ${diffSlid}/255), link ${slid.hash}, "${slid.text}"`);
   timings.cpuSliderStepMs = stepMs;
+  const focusProblems = await accessibilityProblems(page);
+  check(focusProblems.length === 0, `axe-core finds no serious or critical problem on the focus view with its sliders ${JSON.stringify(focusProblems)}`);
   // Downloads carry their link: the 64 px file has exactly the portrait's pixels, both sizes carry
   // seed, painter and edits in text chunks, as `trainer sample`'s files do; Share hands the same
   // file and the link to the system's share sheet.
@@ -346,6 +373,30 @@ try {
     check(opened && diff === 0 && await page.evaluate(() => location.hash) === `#seed=42&painter=${current.id}&edit=${edits}`,
       `opening ${what} shows it again (worst ${diff}/255)`);
   }
+  // Favourites and history, kept in this browser: the portrait shown is starred; after a reload
+  // both lists hold the portraits opened, newest first, and a favourite reopens its exact portrait.
+  await page.click('#favourite');
+  const starred = await page.evaluate(() => document.getElementById('favourite').getAttribute('aria-pressed'));
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 120_000 });
+  await page.click('#history summary');
+  await page.waitForFunction(() => document.body.dataset.keptShown, null, { timeout: 60_000 });
+  const kept = await page.evaluate(() => ({
+    history: [...document.querySelectorAll('#history-list a')].map((a) => a.getAttribute('href')),
+    favourites: [...document.querySelectorAll('#favourites-list a')].map((a) => a.getAttribute('href')),
+    pictures: [...document.querySelectorAll('#history-list canvas')].filter((c) => c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some((v, i) => i % 4 !== 3 && v > 0)).length,
+  }));
+  const link = (edits) => `#seed=42&painter=${current.id}&edit=${edits}`;
+  const expectedHistory = [link(LINK_EDITS), link(SLID_EDITS), link(`${SLID_EDITS},8:3`)];
+  check(starred === 'true' && JSON.stringify(kept.history.slice(0, 3)) === JSON.stringify(expectedHistory) && JSON.stringify(kept.favourites) === JSON.stringify([link(LINK_EDITS)])
+    && kept.pictures === kept.history.length,
+    `history and favourites keep the portraits opened, newest first, with pictures (history ${JSON.stringify(kept.history)}, favourites ${JSON.stringify(kept.favourites)}, ${kept.pictures} pictures)`);
+  await page.evaluate(() => { location.hash = ''; });
+  await page.waitForFunction(() => document.getElementById('portrait').hidden, null, { timeout: 60_000 });
+  await page.click('#favourites-list a');
+  await page.waitForFunction((edits) => !document.getElementById('portrait').hidden && document.body.dataset.portraitEdits === edits, LINK_EDITS, { timeout: 60_000 });
+  const diffFavourite = await portraitDifference(page, { reference: 'edited-link' });
+  check(diffFavourite === 0, `a favourite reopens its exact portrait (worst ${diffFavourite}/255)`);
   await page.setInputFiles('#open-png', join(dist, 'assets/sample-grid.png'));
   const foreign = await page.waitForFunction(() => document.getElementById('message').textContent.includes('does not say which portrait'), null, { timeout: 30_000 }).then(() => true, () => false);
   check(foreign, `a PNG from elsewhere gets a polite word ("${await page.evaluate(() => document.getElementById('message').textContent)}")`);
@@ -380,6 +431,31 @@ try {
   // The page thread's longest task (0: none over 50 ms, the browser's long-task threshold).
   timings.cpuLongestTaskMs = { loadAndFirstBatch: Math.round(longestBeforeBatch), secondBatch: Math.round(await page.evaluate(() => window.__longestTaskMs)) };
   await page.screenshot({ path: join(artifacts, 'gallery-cpu.png'), fullPage: true });
+  // Offline: with the network off, a second visit still paints, from what the first one kept
+  // (the service worker's copy of the site, the page's copy of the weights); nothing reaches the server.
+  const keptForOffline = await page.waitForFunction(() => document.body.dataset.offlineReady === 'true', null, { timeout: 60_000 }).then(() => true, () => false);
+  const reference42 = await page.evaluate(async (id) => {
+    const img = new Image();
+    img.src = `/__test__/expected-42-${id}.png`;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.width; c.height = img.height;
+    c.getContext('2d').drawImage(img, 0, 0);
+    return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
+  }, current.id);
+  await context.setOffline(true);
+  const servedBefore = Object.values(served).reduce((a, b) => a + b, 0);
+  page = await open(context, `${base}/#seed=42&painter=${current.id}`);
+  const offline = await page.evaluate(() => ({ state: document.body.dataset.state, message: document.getElementById('message').textContent }));
+  const shownOffline = await page.evaluate(() => {
+    const c = document.getElementById('portrait-canvas');
+    return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
+  });
+  const diffOffline = shownOffline.length === reference42.length ? Math.max(...shownOffline.map((v, i) => Math.abs(v - reference42[i]))) : 999;
+  const servedOffline = Object.values(served).reduce((a, b) => a + b, 0) - servedBefore;
+  check(keptForOffline && offline.state === 'ready' && diffOffline === 0 && servedOffline === 0,
+    `a second visit works offline (state ${offline.state}, portrait 42 worst ${diffOffline}/255, ${servedOffline} requests reached the server${offline.message ? `, "${offline.message}"` : ''})`);
+  await context.setOffline(false);
   await context.close();
 } catch (error) {
   check(false, `browser test ran to the end (${error.message})`);
