@@ -21,6 +21,8 @@ const state = {
   // The painter's directions (their labels, strongest first; none where it ships no file), and
   // the portrait in the focus view: its seed and the canonical text of its edits.
   directions: [], portrait: null,
+  // The two seeds of the last blend.
+  blend: null,
   // The history entry the sliders last made for this portrait (replaced as they move on).
   lastSlid: null,
 };
@@ -350,6 +352,36 @@ async function blend(event) {
     draw(canvas, rgba, i, size);
     strip.append(canvas);
   }
+  state.blend = { a, b };
+  $('blend-download').hidden = false;
+  playBlend(rgba, steps, size);
+}
+
+// The blend moving, there and back, beside its strip; where the visitor asks for less motion
+// (prefers-reduced-motion), the still strip alone.
+let blendTimer = null;
+function playBlend(rgba, steps, size) {
+  clearInterval(blendTimer);
+  const still = matchMedia('(prefers-reduced-motion: reduce)').matches;
+  $('blend-movie').hidden = still;
+  document.body.dataset.blendAnimated = String(!still);
+  if (still) return;
+  const order = [...Array(steps).keys(), ...[...Array(steps).keys()].slice(1, -1).reverse()];
+  let frame = 0;
+  const show = () => { draw($('blend-movie'), rgba, order[frame], size); frame = (frame + 1) % order.length; };
+  show();
+  blendTimer = setInterval(show, 150);
+}
+
+/** "Between two portraits" as an animated PNG (256 px, 16 steps each way), encoded in the worker. */
+async function downloadBlend() {
+  const { a, b } = state.blend;
+  const png = await ask('blendAnimation', { a, b, steps: 16, scale: 4 });
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(new Blob([png], { type: 'image/png' }));
+  link.download = `atelier-${state.painter.id}-blend-${a}-${b}.png`;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
 }
 
 // History and favourites: the portraits this browser opened (the newest 50) and the ones its
@@ -529,21 +561,20 @@ async function startPainter(entry, cache) {
   return painter;
 }
 
-// The site's files kept for a visit without a network (served by `sw.js`, which keeps a copy of
-// every file it fetches from then on; the painter's thread keeps the module it loaded).
-const SITE_CACHE = 'atelier-site';
-
-/** Starts the service worker and keeps the files this visit used, for the next one offline. */
-async function keepForOffline(modulePath) {
+// The site's files are kept for a visit without a network: `sw.js` answers from its copies
+// offline and keeps a copy of every file it fetches; the painter's thread copies the first visit's.
+/**
+ * Starts the service worker and keeps the files this visit used, for the next one offline. The
+ * painter's thread copies them (Cache Storage work on this thread made tasks of 50–150 ms).
+ */
+async function keepForOffline() {
   if (!('serviceWorker' in navigator) || !self.caches || DEMO) return;
+  // When the page is idle: keeping the site must not hold up the first portraits.
+  await new Promise((idle) => (self.requestIdleCallback ?? setTimeout)(idle, { timeout: 2000 }));
   await navigator.serviceWorker.register('sw.js');
-  const cache = await caches.open(SITE_CACHE);
   const files = ['./', 'app.js', 'worker.js', 'style.css', 'manifest.webmanifest', 'assets/icon-192.png', MANIFEST,
-    `assets/${state.entry.seeds}`, state.entry.directions && `assets/${state.entry.directions}`, modulePath];
-  await Promise.all(files.filter(Boolean).map(async (file) => {
-    const url = new URL(file, location.href).href;
-    if (!(await cache.match(url))) await cache.add(url);
-  }));
+    `assets/${state.entry.seeds}`, state.entry.directions && `assets/${state.entry.directions}`];
+  await ask('keep', { urls: files.filter(Boolean).map((file) => new URL(file, location.href).href) });
   document.body.dataset.offlineReady = 'true';
 }
 
@@ -580,7 +611,7 @@ async function main() {
     document.body.dataset.directions = String(state.directions.length);
     if (cache) forgetOldPainters(cache, state.manifest).catch(() => {});
     // A browser that refuses service workers or storage still has the gallery, online.
-    keepForOffline(state.painter.module).catch((error) => console.warn(`no offline copy: ${error.message ?? error}`));
+    keepForOffline().catch((error) => console.warn(`no offline copy: ${error.message ?? error}`));
     document.body.dataset.painter = state.painter.id;
     $('progress').hidden = true;
     setStatus(`Painting on ${state.painter.deviceName}`);
@@ -594,6 +625,7 @@ async function main() {
   const guarded = (handler) => (...args) => handler(...args).catch((e) => fail(String(e.message ?? e)));
   $('more').addEventListener('click', guarded(showMore));
   $('blend-form').addEventListener('submit', guarded(blend));
+  $('blend-download').addEventListener('click', guarded(downloadBlend));
   $('download').addEventListener('click', guarded(() => download(1)));
   $('download-large').addEventListener('click', guarded(() => download(4)));
   if (navigator.share) {

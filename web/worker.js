@@ -63,7 +63,16 @@ const calls = {
     painter = null;
     painter = await Painter.create(weights, backend);
     const { id, deviceName, fellBack, imageSize } = painter;
-    return { result: { id, deviceName, fellBack, imageSize, module: modulePath } };
+    return { result: { id, deviceName, fellBack, imageSize } };
+  },
+  // Copies of the site's files (`urls`, and the module this thread loaded) for a visit without a
+  // network; `sw.js` answers from them then.
+  keep: async ({ urls }) => {
+    const cache = await caches.open(SITE_CACHE);
+    for (const url of [...urls, new URL(modulePath, self.location.href).href]) {
+      if (!(await cache.match(url))) await cache.add(url);
+    }
+    return { result: true };
   },
   // The painter's directions file (checked against its id in Rust): the sliders' labels.
   directions: ({ json }) => ({ result: started().setDirections(json) }),
@@ -73,6 +82,7 @@ const calls = {
   linkOfPng: ({ png }, { linkOfPng }) => ({ result: linkOfPng(png) }),
   paintEdited: async ({ seed, edits }) => pixels(await started().paintEdited(seed, edits)),
   interpolate: async ({ a, b, steps }) => pixels(await started().interpolate(a, b, steps)),
+  blendAnimation: async ({ a, b, steps, scale }) => pixels(await started().blendAnimation(a, b, steps, scale)),
 };
 
 self.onmessage = async ({ data: { id, call, args } }) => {

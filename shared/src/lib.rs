@@ -1,11 +1,13 @@
 //! What the trainer and the browser must agree on: the DCGAN itself, the seed → latent
 //! algorithm, the tensor → pixel conversion, the generator weights file format, edits along a
-//! painter's directions in latent space, and the provenance a portrait's PNG file carries.
+//! painter's directions in latent space, the provenance a portrait's PNG file carries, and
+//! animated PNG of a blend.
 //!
 //! Everything here compiles for native targets and for `wasm32` (except the `cpu-kernels`
 //! feature, native only), and nothing here picks a backend: callers pass a burn
 //! [`Device`](burn::tensor::Device).
 
+pub mod animation;
 #[cfg(feature = "cpu-kernels")]
 pub mod cpu_kernels;
 mod convolutions;

@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { join, extname, resolve, sep } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
+import { inflateSync } from 'node:zlib';
 
 const [dist, trainer, artifacts] = process.argv.slice(2).map((p) => resolve(p));
 if (!dist || !trainer || !artifacts) {
@@ -176,6 +177,41 @@ function pngText(bytes) {
     at += 12 + length;
   }
   return { width: bytes.readUInt32BE(16), text };
+}
+
+/** An animated PNG's size, frame count (acTL) and frames as RGB bytes, decoded here (8-bit RGB only). */
+function apngFrames(bytes) {
+  const [width, height] = [bytes.readUInt32BE(16), bytes.readUInt32BE(20)];
+  const frames = [];
+  let declared = 0;
+  for (let at = 8; at + 8 <= bytes.length;) {
+    const length = bytes.readUInt32BE(at);
+    const kind = bytes.toString('latin1', at + 4, at + 8);
+    const data = bytes.subarray(at + 8, at + 8 + length);
+    if (kind === 'acTL') declared = data.readUInt32BE(0);
+    if (kind === 'fcTL') frames.push([]);
+    if (kind === 'IDAT') frames.at(-1).push(data);
+    if (kind === 'fdAT') frames.at(-1).push(data.subarray(4));
+    at += 12 + length;
+  }
+  const stride = width * 3;
+  const unfilter = (raw) => {
+    const out = Buffer.alloc(stride * height);
+    for (let y = 0; y < height; y++) {
+      const type = raw[y * (stride + 1)];
+      for (let x = 0; x < stride; x++) {
+        const v = raw[y * (stride + 1) + 1 + x];
+        const a = x >= 3 ? out[y * stride + x - 3] : 0;
+        const b = y ? out[(y - 1) * stride + x] : 0;
+        const c = x >= 3 && y ? out[(y - 1) * stride + x - 3] : 0;
+        const p = a + b - c;
+        const paeth = Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c;
+        out[y * stride + x] = (v + [0, a, b, (a + b) >> 1, paeth][type]) & 255;
+      }
+    }
+    return out;
+  };
+  return { width, height, declared, frames: frames.map((parts) => unfilter(inflateSync(Buffer.concat(parts)))) };
 }
 
 /** Whether a PNG's chunks name portrait `seed` of painter `painter` with `edit`. */
@@ -427,6 +463,35 @@ try {
   await page.waitForFunction(() => document.querySelectorAll('#strip canvas').length === 8, null, { timeout: 300_000 });
   const strip = await page.evaluate(() => [...document.querySelectorAll('#strip canvas')].map((c) => c.getContext('2d').getImageData(0, 0, c.width, c.height).data.join(',')));
   check(new Set(strip).size === 8, `the blend paints 8 different steps (${new Set(strip).size} distinct)`);
+  // The blend moves beside its strip, and downloads as an animated PNG (256 px, 16 steps there
+  // and 14 back) that starts at seed 3's portrait and turns at seed 9's.
+  const moving = await page.evaluate(() => document.body.dataset.blendAnimated === 'true' && !document.getElementById('blend-movie').hidden);
+  const [movie] = await Promise.all([page.waitForEvent('download'), page.click('#blend-download')]);
+  const moviePath = join(scratch, 'blend.png');
+  await movie.saveAs(moviePath);
+  const apng = apngFrames(await readFile(moviePath));
+  const stripEnds = await page.evaluate(() => {
+    const canvases = [...document.querySelectorAll('#strip canvas')];
+    return [canvases[0], canvases.at(-1)].map((c) => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data));
+  });
+  const frameDifference = (frame, rgba) => {
+    let worst = 0;
+    for (let y = 0; y < 256; y++) for (let x = 0; x < 256; x++) for (let k = 0; k < 3; k++) {
+      worst = Math.max(worst, Math.abs(frame[(y * 256 + x) * 3 + k] - rgba[((y >> 2) * 64 + (x >> 2)) * 4 + k]));
+    }
+    return worst;
+  };
+  const [startDiff, turnDiff] = [frameDifference(apng.frames[0], stripEnds[0]), frameDifference(apng.frames[15], stripEnds[1])];
+  check(moving && movie.suggestedFilename() === `atelier-${current.id}-blend-3-9.png` && apng.width === 256 && apng.declared === 30 && apng.frames.length === 30
+    && startDiff === 0 && turnDiff === 0 && new Set(apng.frames.map((f) => f.toString('base64'))).size === 16,
+    `the blend moves, and saves as an animation (${movie.suggestedFilename()}: ${apng.width} px, ${apng.frames.length} frames of ${apng.declared}; seed 3 and seed 9 at 0/255: ${startDiff}, ${turnDiff})`);
+  // Asked for less motion, the blend shows its still strip only.
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  await page.fill('#blend-b', '10');
+  await page.click('#blend-form button');
+  const still = await page.waitForFunction(() => document.body.dataset.blendAnimated === 'false', null, { timeout: 60_000 }).then(() => true, () => false);
+  check(still && await page.evaluate(() => document.getElementById('blend-movie').hidden && document.querySelectorAll('#strip canvas').length === 8),
+    'under prefers-reduced-motion the blend is a still strip');
   timings.cpu = await page.evaluate(() => ({ ...document.body.dataset }));
   // The page thread's longest task (0: none over 50 ms, the browser's long-task threshold).
   timings.cpuLongestTaskMs = { loadAndFirstBatch: Math.round(longestBeforeBatch), secondBatch: Math.round(await page.evaluate(() => window.__longestTaskMs)) };

@@ -468,16 +468,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Directions(args) => {
             let found = generator_files::directions::directions(&args.weights, args.count, args.out.as_deref(), args.preview.as_deref())?;
-            println!("painter {}: {} directions in {}", found.painter, found.directions.directions.len(), found.out.display());
-            for (i, direction) in found.directions.directions.iter().enumerate() {
-                println!("  {:>2}. {:<32} {:>5.1}% of the first layer's response", i + 1, direction.label, 100.0 * direction.share);
-            }
-            if let Some(preview) = &args.preview {
-                println!("what each does: {} (a row per direction; seeds 1–3, each from -3 to +3)", preview.display());
-            }
-            if !found.kept_labels {
-                println!("label each direction in {} after looking at what it does", found.out.display());
-            }
+            print!("{}", found.report(args.preview.as_deref()));
             Ok(())
         }
     }

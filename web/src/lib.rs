@@ -7,6 +7,7 @@
 //!
 //! Every tensor read here is async (`into_data_async`): a synchronous read panics in a browser.
 
+use atelier_shared::animation::animated_png;
 use atelier_shared::{Directions, Generator, IMAGE_SIZE, Provenance, edited_latent, format_edits, latent_for_seed, load_generator, painter_id, parse_edits, png_with_provenance, provenance_of_png, to_rgb_images};
 use burn::tensor::{Device, Tensor, TensorData};
 use wasm_bindgen::prelude::*;
@@ -94,6 +95,19 @@ pub fn interpolated_latents(a: u64, b: u64, steps: usize, latent_dim: usize) -> 
     out
 }
 
+/// Frames of a blend played there and back: `steps` frames of `frame_len` bytes from one seed to
+/// the other, then the ones between on the way back, so the loop has no jump.
+pub fn there_and_back(frames: &[u8], steps: usize, frame_len: usize) -> Vec<u8> {
+    let mut out = frames.to_vec();
+    for i in (1..steps.saturating_sub(1)).rev() {
+        out.extend_from_slice(&frames[i * frame_len..(i + 1) * frame_len]);
+    }
+    out
+}
+
+/// Milliseconds each frame of a blend's animation shows.
+const BLEND_FRAME_MS: u16 = 100;
+
 /// The generator on a device, ready to paint.
 #[wasm_bindgen]
 pub struct Painter {
@@ -163,6 +177,16 @@ impl Painter {
         let edits = parse_edits(&edits).map_err(|e| JsError::new(&e.to_string()))?;
         let z = edited_latent(seed, self.generator.latent_dim(), &edits, self.directions.as_ref()).map_err(|e| JsError::new(&e.to_string()))?;
         self.paint_latents(z, 1).await
+    }
+
+    /// An animated PNG of the blend from seed `a` to `b` and back (`steps` portraits each way,
+    /// 2 to 32), each pixel drawn `scale`×`scale` (1 to 8): "Between two portraits" as a file.
+    #[wasm_bindgen(js_name = blendAnimation)]
+    pub async fn blend_animation(&self, a: u64, b: u64, steps: usize, scale: usize) -> Result<Vec<u8>, JsError> {
+        let steps = steps.clamp(2, 32);
+        let latents = interpolated_latents(a, b, steps, self.generator.latent_dim());
+        let frames = there_and_back(&self.paint_latents(latents, steps).await?, steps, IMAGE_SIZE * IMAGE_SIZE * 4);
+        animated_png(&frames, 2 * steps - 2, IMAGE_SIZE, scale.clamp(1, 8), BLEND_FRAME_MS).map_err(|e| JsError::new(&e))
     }
 
     /// RGBA pixels of `steps` portraits between seeds `a` and `b`.
@@ -295,6 +319,12 @@ mod tests {
         let plain = tagged_png(png, u64::MAX, "fae341", "").unwrap();
         assert_eq!(link_in_png(&plain).unwrap(), "seed=18446744073709551615&painter=fae341");
         assert!(tagged_png(png, 1, "<b>", "").is_err() && tagged_png(png, 1, "fae341", "2:9").is_err());
+    }
+
+    #[test]
+    fn a_blend_plays_there_and_back_without_repeating_its_ends() {
+        assert_eq!(there_and_back(&[0, 1, 2, 3], 4, 1), vec![0, 1, 2, 3, 2, 1]);
+        assert_eq!(there_and_back(&[0, 0, 9, 9], 2, 2), vec![0, 0, 9, 9]);
     }
 
     #[test]

@@ -44,6 +44,24 @@ pub struct Found {
     pub kept_labels: bool,
 }
 
+impl Found {
+    /// What `trainer directions` prints: each direction's label and share, where the preview is,
+    /// and a reminder to label directions that have no label yet.
+    pub fn report(&self, preview: Option<&Path>) -> String {
+        let mut text = format!("painter {}: {} directions in {}\n", self.painter, self.directions.directions.len(), self.out.display());
+        for (i, direction) in self.directions.directions.iter().enumerate() {
+            text += &format!("  {:>2}. {:<32} {:>5.1}% of the first layer's response\n", i + 1, direction.label, 100.0 * direction.share);
+        }
+        if let Some(preview) = preview {
+            text += &format!("what each does: {} (a row per direction; seeds 1–3, each from -3 to +3)\n", preview.display());
+        }
+        if !self.kept_labels {
+            text += &format!("label each direction in {} after looking at what it does\n", self.out.display());
+        }
+        text
+    }
+}
+
 /// `trainer directions`: the `count` main directions of the generator in `weights`, written to
 /// `out` (default: [`default_path`]); with `preview`, a picture of what each does.
 pub fn directions(weights: &Path, count: usize, out: Option<&Path>, preview: Option<&Path>) -> Result<Found> {
