@@ -226,3 +226,40 @@ fn the_demo_runs_end_to_end_at_a_tiny_size() {
     let out = trainer(&["demo", "--data", data.to_str().unwrap(), "--run", other.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// The painter's training crops in the repository (`trainer/painter-crops`) are what `preprocess`
+/// cuts: every bundled painting's crop is the same pixels and face box as the one kept for it, the
+/// manifest names 536 crops that are all there, and every set they come from has its licence.
+#[test]
+fn the_painters_training_crops_are_what_preprocess_cuts() {
+    let kept = Path::new(env!("CARGO_MANIFEST_DIR")).join("painter-crops");
+    let read_manifest = |folder: &Path| -> BTreeMap<String, Vec<String>> {
+        std::fs::read_to_string(folder.join("manifest.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|line| {
+                let fields: Vec<String> = line.split(',').map(String::from).collect();
+                (fields[1].clone(), fields)
+            })
+            .collect()
+    };
+    let painter = read_manifest(&kept);
+    assert_eq!(painter.len(), 536, "one row per crop, one crop per painting");
+    for (source, row) in &painter {
+        assert!(kept.join(&row[0]).is_file(), "{} for {source} is missing", row[0]);
+        let set = source.split('/').next().unwrap();
+        assert!(set == "old-masters" || kept.join("licences").join(set).join("COPYRIGHT").is_file(), "no licence for {set}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
+    let (_, rows) = preprocess(&bundled, dir.path(), &[]);
+    assert!(rows.len() > 100, "{} crops of the bundled paintings", rows.len());
+    for row in rows {
+        let kept_row = painter.get(&row[1]).unwrap_or_else(|| panic!("{} has no crop in painter-crops", row[1]));
+        assert_eq!(row[2..5], kept_row[2..5], "face box of {}", row[1]);
+        let ours = image::open(dir.path().join(&row[0])).unwrap().to_rgb8();
+        let theirs = image::open(kept.join(&kept_row[0])).unwrap().to_rgb8();
+        assert!(ours == theirs, "{}: the kept crop {} has other pixels", row[1], kept_row[0]);
+    }
+}
