@@ -1,7 +1,7 @@
 // The gallery's service worker: a second visit works without a network. While online every
 // request goes to the network as usual (so a new version of the site is seen at once), and a copy
-// of each of the site's files is kept; offline, the kept copy answers. The page (`app.js`) and the
-// painter's thread (`worker.js`) put the files of the first visit here themselves, since this
+// of each of the site's files is kept; offline, the kept copy answers. The painter's thread
+// (`worker.js`, asked by `app.js`) puts the files of the first visit here itself, since this
 // worker only starts serving after that visit has loaded. Painters' weights are not kept here:
 // the page keeps them under their painter id (Cache Storage `atelier-painters`).
 
