@@ -456,12 +456,11 @@ fn run(cli: Cli) -> Result<()> {
                 edits: &edits,
                 directions: args.directions.as_deref(),
             };
-            let written = generator_files::sample::sample(&request, args.grid, &args.out)?;
+            let generator_files::sample::Sampled { written, painter } = generator_files::sample::sample(&request, args.grid, &args.out)?;
             for path in written {
                 println!("wrote {}", path.display());
             }
             // The identity share links carry, so a link's portrait can be found and painted here.
-            let painter = generator_files::painter_id_of(&args.weights)?;
             let edit = if edits.is_empty() { String::new() } else { format!("&edit={}", atelier_shared::format_edits(&edits)) };
             println!("painter {painter} (the gallery links to seed N of it as #seed=N&painter={painter}{edit})");
             Ok(())

@@ -12,11 +12,12 @@
 
 use anyhow::{Context, Result, bail};
 use atelier_shared::edits::{Direction, Directions, MAX_DIRECTIONS};
-use atelier_shared::{Edit, Generator, IMAGE_SIZE, RgbImage, edited_latent, to_rgb_images};
-use burn::tensor::{Device, Tensor, TensorData};
+use atelier_shared::{Edit, Generator, RgbImage, edited_latent};
+use burn::tensor::Device;
 use std::path::{Path, PathBuf};
 
-use super::{load_weights, painter_id_of};
+use super::load_painter;
+use super::sample::paint_latents;
 
 /// Where a painter's directions live by default: in a `painters/` folder beside its weights file
 /// (the gallery's layout: `assets/generator.bpk` → `assets/painters/<id>-directions.json`), or
@@ -69,8 +70,7 @@ pub fn directions(weights: &Path, count: usize, out: Option<&Path>, preview: Opt
         bail!("--count {count}: a painter has 1 to {MAX_DIRECTIONS} directions");
     }
     let device = Device::flex();
-    let (generator, _) = load_weights(weights, &device)?;
-    let painter = painter_id_of(weights)?;
+    let (generator, _, painter) = load_painter(weights, &device)?;
     let out = out.map_or_else(|| default_path(weights, &painter), Path::to_path_buf);
     let (vectors, shares) = main_directions(&generator, count)?;
     // Labels are words a person chose: the same painter's earlier file keeps them.
@@ -125,19 +125,6 @@ fn preview_grid(generator: &Generator, directions: &Directions, device: &Device)
     }
     let images = paint_latents(generator, latents, device)?;
     Ok(crate::grid::grid(&images, PREVIEW_SEEDS.len() * PREVIEW_TENTHS.len()))
-}
-
-/// Portraits for latents laid end to end (`latent_dim` values each), 64 per generator call.
-pub fn paint_latents(generator: &Generator, latents: Vec<f32>, device: &Device) -> Result<Vec<RgbImage>> {
-    let dim = generator.latent_dim();
-    let mut images = Vec::with_capacity(latents.len() / dim);
-    for chunk in latents.chunks(64 * dim) {
-        let count = chunk.len() / dim;
-        let z = Tensor::<2>::from_data(TensorData::new(chunk.to_vec(), [count, dim]), device);
-        let values: Vec<f32> = generator.forward(z).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        images.extend(to_rgb_images(&values, count, IMAGE_SIZE, IMAGE_SIZE));
-    }
-    Ok(images)
 }
 
 /// The `count` strongest unit directions of the first block's response, with the share of the
@@ -230,6 +217,7 @@ fn symmetric_eigen(mut a: Vec<f64>, n: usize) -> (Vec<f64>, Vec<f64>) {
 mod tests {
     use super::*;
     use atelier_shared::GeneratorConfig;
+    use burn::tensor::{Tensor, TensorData};
 
     #[test]
     fn jacobi_finds_the_eigenpairs_of_a_symmetric_matrix() {

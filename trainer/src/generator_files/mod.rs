@@ -63,7 +63,13 @@ pub fn written_line(out: &Path, what: &str, format: Format) -> Result<String> {
 
 /// Reads a weights file with an error that names it.
 pub fn load_weights(path: &Path, device: &Device) -> Result<(Generator, GeneratorConfig)> {
+    load_painter(path, device).map(|(generator, config, _)| (generator, config))
+}
+
+/// Reads a weights file (once) with an error that names it: the generator and its painter id.
+pub fn load_painter(path: &Path, device: &Device) -> Result<(Generator, GeneratorConfig, String)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read the weights file {}", path.display()))?;
-    load_generator(&bytes, device).with_context(|| format!("{} cannot be used", path.display()))
+    let (generator, config) = load_generator(&bytes, device).with_context(|| format!("{} cannot be used", path.display()))?;
+    Ok((generator, config, atelier_shared::painter_id(&bytes)))
 }
 

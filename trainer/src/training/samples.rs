@@ -3,7 +3,7 @@
 //! and as TensorBoard images.
 
 use anyhow::Result;
-use atelier_shared::{Generator, IMAGE_SIZE, latent_batch, to_rgb_images};
+use atelier_shared::Generator;
 use burn::module::Module;
 use std::path::Path;
 
@@ -16,11 +16,9 @@ const SAMPLE_SEEDS: std::ops::Range<u64> = 0..16;
 
 /// Writes `samples/{fake,real}-step<step>.png` and `-latest.png`, and logs both grids.
 pub fn write_samples(run: &Path, events: &mut EventWriter, step: u64, generator: &Generator, real: &[Rgb]) -> Result<()> {
-    let seeds: Vec<u64> = SAMPLE_SEEDS.collect();
     let device = generator.devices().into_iter().next().unwrap_or_default();
-    let latent = latent_batch(&seeds, generator.latent_dim(), &device);
-    let values: Vec<f32> = generator.forward(latent).into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let fakes = grid::grid(&to_rgb_images(&values, seeds.len(), IMAGE_SIZE, IMAGE_SIZE), 4);
+    let count = (SAMPLE_SEEDS.end - SAMPLE_SEEDS.start) as usize;
+    let fakes = grid::grid(&crate::generator_files::sample::generate(generator, SAMPLE_SEEDS.start, count, &device)?, 4);
     let reals: Vec<_> = real.iter().take(16).cloned().map(atelier_shared::RgbImage::from).collect();
     let reals = grid::grid(&reals, 4);
     let dir = run.join("samples");
