@@ -166,17 +166,9 @@ function portraitLink(seed, edits = '') {
 // Moving one repaints the portrait in the worker (the newest position wins: positions that arrive
 // while a portrait is painted are skipped, not queued) and keeps the link in the address bar.
 
-/** The canonical edits text of the sliders' positions: `2:1.5,7:-0.8` (as `format_edits` in Rust). */
+/** The sliders' positions as edits text, every slider listed (`1:0.0,2:1.5,…`; see `parseEdits`). */
 function slidersEdits() {
-  const parts = [];
-  document.querySelectorAll('#sliders input[type=range]').forEach((slider, i) => {
-    const tenths = Math.round(Number(slider.value) * 10);
-    if (tenths === 0) return;
-    const sign = tenths < 0 ? '-' : '';
-    const [whole, tenth] = [Math.floor(Math.abs(tenths) / 10), Math.abs(tenths) % 10];
-    parts.push(`${i + 1}:${sign}${whole}${tenth ? `.${tenth}` : ''}`);
-  });
-  return parts.join(',');
+  return [...document.querySelectorAll('#sliders input[type=range]')].map((slider, i) => `${i + 1}:${Number(slider.value).toFixed(1)}`).join(',');
 }
 
 const amountText = (value) => `${value > 0 ? '+' : value < 0 ? '−' : ''}${Math.abs(value).toFixed(1)}`;
@@ -227,8 +219,10 @@ async function sliderMoved() {
   sliderPainting.busy = true;
   try {
     while (sliderPainting.wanted !== null) {
-      const edits = sliderPainting.wanted;
+      const positions = sliderPainting.wanted;
       sliderPainting.wanted = null;
+      // The link's canonical text (no zeros, direction order) comes from the parser in Rust.
+      const { edits } = await parseEdits(positions);
       await paintPortrait(state.portrait.seed, edits);
       // The history keeps the portrait as opened and where the sliders left it, not every step
       // on the way.
@@ -377,9 +371,14 @@ function playBlend(rgba, steps, size) {
 async function downloadBlend() {
   const { a, b } = state.blend;
   const png = await ask('blendAnimation', { a, b, steps: 16, scale: 4 });
+  save(new File([png], `atelier-${state.painter.id}-blend-${a}-${b}.png`, { type: 'image/png' }));
+}
+
+/** Hands a file to the browser's downloads. */
+function save(file) {
   const link = document.createElement('a');
-  link.href = URL.createObjectURL(new Blob([png], { type: 'image/png' }));
-  link.download = `atelier-${state.painter.id}-blend-${a}-${b}.png`;
+  link.href = URL.createObjectURL(file);
+  link.download = file.name;
   link.click();
   setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
 }
@@ -490,12 +489,7 @@ async function portraitFile(scale) {
 }
 
 async function download(scale) {
-  const file = await portraitFile(scale);
-  const link = document.createElement('a');
-  link.href = URL.createObjectURL(file);
-  link.download = file.name;
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  save(await portraitFile(scale));
 }
 
 /** Opens the portrait a PNG file saved from here carries (its link is inside). */

@@ -154,24 +154,9 @@ pub fn provenance_of_png(png: &[u8]) -> Result<Provenance, ProvenanceError> {
     Ok(Provenance { seed, painter, edits: format_edits(&edits) })
 }
 
-/// CRC-32 (ISO 3309, as PNG uses it), bit by bit through a 256-entry table.
+/// CRC-32 (ISO 3309), as PNG's chunks carry it.
 fn crc32(bytes: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
-        let mut n = 0;
-        while n < 256 {
-            let mut c = n as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
-                k += 1;
-            }
-            table[n] = c;
-            n += 1;
-        }
-        table
-    };
-    !bytes.iter().fold(!0u32, |c, &b| TABLE[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8))
+    crc32fast::hash(bytes)
 }
 
 #[cfg(test)]

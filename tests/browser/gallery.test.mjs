@@ -122,45 +122,40 @@ const gridStats = (page) => page.evaluate(() => [...document.querySelectorAll('#
   return { mean, std: Math.sqrt(sq / n - mean * mean), signature: Array.from(d.slice(8000, 8064)) };
 }));
 
-/**
- * Largest per-channel difference between the portrait canvas and a reference portrait: painter
- * `id`'s seed 42, or `{ reference: name }`.
- */
-const portraitDifference = (page, id) => page.evaluate(async (id) => {
+/** RGBA pixels of a served reference image (`/__test__/NAME.png`), as the page decodes it. */
+const servedPixels = (page, name) => page.evaluate(async (name) => {
   const img = new Image();
-  img.src = `/__test__/${id.reference ?? `expected-42-${id}`}.png`;
+  img.src = `/__test__/${name}.png`;
   await img.decode();
   const c = document.createElement('canvas');
   c.width = img.width; c.height = img.height;
   const ctx = c.getContext('2d');
   ctx.drawImage(img, 0, 0);
-  const expected = ctx.getImageData(0, 0, c.width, c.height).data;
-  const canvas = document.getElementById('portrait-canvas');
-  const actual = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-  if (expected.length !== actual.length) return 999;
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
-  return worst;
-}, id);
+  return Array.from(ctx.getImageData(0, 0, c.width, c.height).data);
+}, name);
 
-/** Largest per-channel difference between two served images (`/__test__/NAME.png`). */
-const imagesDifference = (page, a, b) => page.evaluate(async ([a, b]) => {
-  const pixels = async (name) => {
-    const img = new Image();
-    img.src = `/__test__/${name}.png`;
-    await img.decode();
-    const c = document.createElement('canvas');
-    c.width = img.width; c.height = img.height;
-    const ctx = c.getContext('2d');
-    ctx.drawImage(img, 0, 0);
-    return ctx.getImageData(0, 0, c.width, c.height).data;
-  };
-  const [x, y] = [await pixels(a), await pixels(b)];
+/** RGBA pixels of the portrait in the focus view. */
+const portraitPixels = (page) => page.evaluate(() => {
+  const canvas = document.getElementById('portrait-canvas');
+  return Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data);
+});
+
+/** Largest per-channel difference between two images' pixels (999 where their sizes differ). */
+function worstDifference(x, y) {
   if (x.length !== y.length) return 999;
   let worst = 0;
   for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
   return worst;
-}, [a, b]);
+}
+
+/**
+ * Largest per-channel difference between the portrait canvas and a reference portrait: painter
+ * `id`'s seed 42, or `{ reference: name }`.
+ */
+const portraitDifference = async (page, id) => worstDifference(await servedPixels(page, id.reference ?? `expected-42-${id}`), await portraitPixels(page));
+
+/** Largest per-channel difference between two served images (`/__test__/NAME.png`). */
+const imagesDifference = async (page, a, b) => worstDifference(await servedPixels(page, a), await servedPixels(page, b));
 
 /** A PNG file's width and its text chunks ({ keyword: text }), read here, independently of the page. */
 function pngText(bytes) {
@@ -499,24 +494,12 @@ try {
   // Offline: with the network off, a second visit still paints, from what the first one kept
   // (the service worker's copy of the site, the page's copy of the weights); nothing reaches the server.
   const keptForOffline = await page.waitForFunction(() => document.body.dataset.offlineReady === 'true', null, { timeout: 60_000 }).then(() => true, () => false);
-  const reference42 = await page.evaluate(async (id) => {
-    const img = new Image();
-    img.src = `/__test__/expected-42-${id}.png`;
-    await img.decode();
-    const c = document.createElement('canvas');
-    c.width = img.width; c.height = img.height;
-    c.getContext('2d').drawImage(img, 0, 0);
-    return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
-  }, current.id);
+  const reference42 = await servedPixels(page, `expected-42-${current.id}`);
   await context.setOffline(true);
   const servedBefore = Object.values(served).reduce((a, b) => a + b, 0);
   page = await open(context, `${base}/#seed=42&painter=${current.id}`);
   const offline = await page.evaluate(() => ({ state: document.body.dataset.state, message: document.getElementById('message').textContent }));
-  const shownOffline = await page.evaluate(() => {
-    const c = document.getElementById('portrait-canvas');
-    return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
-  });
-  const diffOffline = shownOffline.length === reference42.length ? Math.max(...shownOffline.map((v, i) => Math.abs(v - reference42[i]))) : 999;
+  const diffOffline = worstDifference(await portraitPixels(page), reference42);
   const servedOffline = Object.values(served).reduce((a, b) => a + b, 0) - servedBefore;
   check(keptForOffline && offline.state === 'ready' && diffOffline === 0 && servedOffline === 0,
     `a second visit works offline (state ${offline.state}, portrait 42 worst ${diffOffline}/255, ${servedOffline} requests reached the server${offline.message ? `, "${offline.message}"` : ''})`);
