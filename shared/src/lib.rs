@@ -11,6 +11,7 @@ pub mod animation;
 #[cfg(feature = "cpu-kernels")]
 pub mod cpu_kernels;
 mod convolutions;
+pub mod cpu_painter;
 pub mod edits;
 pub mod finite;
 pub mod latent;
@@ -19,6 +20,7 @@ pub mod pixels;
 pub mod provenance;
 pub mod weights;
 
+pub use cpu_painter::CpuPainter;
 pub use edits::{Directions, Edit, EditError, edited_latent, format_edits, parse_edits};
 pub use finite::{NotFinite, check_finite};
 pub use latent::{LATENT_ALGORITHM, latent_batch, latent_for_seed};

@@ -140,15 +140,15 @@ fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
 /// ConvTranspose → BatchNorm → ReLU.
 #[derive(Module, Debug)]
 pub struct GenBlock {
-    conv: ConvTranspose2d,
-    norm: BatchNorm,
+    pub(crate) conv: ConvTranspose2d,
+    pub(crate) norm: BatchNorm,
 }
 
 /// Latent vector → 64×64 RGB image in [-1, 1].
 #[derive(Module, Debug)]
 pub struct Generator {
-    blocks: Vec<GenBlock>,
-    output: ConvTranspose2d,
+    pub(crate) blocks: Vec<GenBlock>,
+    pub(crate) output: ConvTranspose2d,
     latent_dim: usize,
 }
 

@@ -1,14 +1,15 @@
 //! The gallery's engine: the shared generator compiled to WebAssembly, running on WebGPU
-//! through burn's wgpu backend, or on burn's `flex` CPU backend where the browser has no
-//! usable WebGPU. Without its `webgpu` feature it builds the gallery's CPU-only module (an
-//! eighth of the size), for browsers that would paint on the CPU anyway. It runs in the page's
+//! through burn's wgpu backend, or on the CPU where the browser has no usable WebGPU (the
+//! weights loaded on burn's `flex` backend, portraits painted by the shared `CpuPainter`).
+//! Without its `webgpu` feature it builds the gallery's CPU-only module (an eighth of the
+//! size), for browsers that would paint on the CPU anyway. It runs in the page's
 //! painting thread (`web/worker.js`), off the page's own thread; the page (`web/app.js`) owns the
 //! DOM. This crate turns seeds into pixels.
 //!
 //! Every tensor read here is async (`into_data_async`): a synchronous read panics in a browser.
 
 use atelier_shared::animation::animated_png;
-use atelier_shared::{Directions, Generator, IMAGE_SIZE, Provenance, edited_latent, format_edits, latent_for_seed, load_generator, painter_id, parse_edits, png_with_provenance, provenance_of_png, to_rgb_images};
+use atelier_shared::{CpuPainter, Directions, Generator, IMAGE_SIZE, Provenance, edited_latent, format_edits, latent_for_seed, load_generator, painter_id, parse_edits, png_with_provenance, provenance_of_png, to_rgb_images};
 use burn::tensor::{Device, Tensor, TensorData};
 use wasm_bindgen::prelude::*;
 
@@ -112,6 +113,9 @@ const BLEND_FRAME_MS: u16 = 100;
 #[wasm_bindgen]
 pub struct Painter {
     generator: Generator,
+    /// On the CPU, the generator's weights laid out for our own single-threaded forward pass,
+    /// which paints 16 portraits ~10% faster than burn's CPU backend in WebAssembly.
+    cpu: Option<CpuPainter>,
     directions: Option<Directions>,
     id: String,
     device: Device,
@@ -126,7 +130,8 @@ impl Painter {
         console_error_panic_hook::set_once();
         let (device, device_name, fell_back) = start_device(BackendChoice::parse(&backend)).await?;
         let (generator, _) = load_generator(&weights, &device).map_err(|e| JsError::new(&e.to_string()))?;
-        Ok(Painter { generator, directions: None, id: painter_id(&weights), device, device_name, fell_back })
+        let cpu = if fell_back { Some(CpuPainter::from_generator(&generator).await.map_err(|e| JsError::new(&e))?) } else { None };
+        Ok(Painter { generator, cpu, directions: None, id: painter_id(&weights), device, device_name, fell_back })
     }
 
     /// The painter id of the weights it paints with (what share links carry).
@@ -201,6 +206,9 @@ impl Painter {
     async fn paint_latents(&self, latents: Vec<f32>, count: usize) -> Result<Vec<u8>, JsError> {
         if count == 0 {
             return Ok(Vec::new());
+        }
+        if let Some(cpu) = &self.cpu {
+            return Ok(cpu.paint_rgba(&latents, count));
         }
         let dim = self.generator.latent_dim();
         let z = Tensor::<2>::from_data(TensorData::new(latents, [count, dim]), &self.device);
