@@ -67,7 +67,7 @@ enum Command {
     Sample(SampleArgs),
     /// Find a painter's main directions in latent space (the gallery's sliders) and write them beside its weights.
     Directions(DirectionsArgs),
-    /// Rank candidate seeds with a run's discriminator and write the best for the gallery.
+    /// Rank candidate seeds (the run's discriminator, the face detector, closeness to the crops' features) and write the best for the gallery.
     Curate(CurateArgs),
     /// Measure how good a generator's portraits are, against the real face crops.
     Evaluate(EvaluateArgs),
@@ -276,6 +276,10 @@ struct CurateArgs {
     /// Generator to judge [default: the run's own].
     #[arg(long)]
     weights: Option<PathBuf>,
+    /// Folder of the real face crops: portraits whose discriminator features lie close to the
+    /// crops' average rank higher, and the chosen seeds are measured against the crops.
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Seeds 0..N are candidates.
     #[arg(long, default_value_t = 2000)]
     candidates: u64,
@@ -420,17 +424,22 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Curate(args) => {
-            let best = curate::curate(&args.run, args.weights.as_deref(), args.candidates, args.top)?;
-            curate::write_seeds(&best, &args.out)?;
-            let (first, last) = (best.first().expect("top ≥ 1"), best.last().expect("top ≥ 1"));
+            let curation = curate::curate(&args.run, args.weights.as_deref(), args.data.as_deref(), args.candidates, args.top)?;
+            curate::write_seeds(&curation.best, &args.out)?;
+            let (first, last) = (curation.best.first().expect("top ≥ 1"), curation.best.last().expect("top ≥ 1"));
             println!(
-                "wrote {} seeds to {} (discriminator scores {:.3} … {:.3}; best seed {})",
-                best.len(),
+                "wrote {} seeds to {} (scores {:.3} … {:.3}; best seed {}; a face found in {} of {} candidates)",
+                curation.best.len(),
                 args.out.display(),
                 first.score,
                 last.score,
-                first.seed
+                first.seed,
+                curation.with_face,
+                curation.candidates
             );
+            if let Some((chosen, first_seeds)) = &curation.compared {
+                println!("\nthe chosen seeds:\n{}\nseeds 0…{}, for comparison:\n{}", chosen.table(), curation.best.len() - 1, first_seeds.table());
+            }
             Ok(())
         }
         Command::Evaluate(args) => {

@@ -100,16 +100,19 @@ fn full_cycle_on_the_cpu_backend() {
     ok(&["sample", "--weights", full.to_str().unwrap(), "--seed", "0", "--count", "16", "--grid", "--out", png("grid.png").to_str().unwrap()]);
     assert_eq!(image::open(png("grid.png")).unwrap().width(), 4 * 64 + 5 * 2);
 
-    // Curating: the best 5 of 40 seeds, distinct, written as JSON; the same twice.
+    // Curating: the best 5 of 40 seeds, distinct, written as JSON, and measured beside seeds
+    // 0–4; the same twice.
     let seeds_file = png("seeds.json");
-    let out = ok(&["curate", "--run", run_s, "--weights", half.to_str().unwrap(), "--candidates", "40", "--top", "5", "--out", seeds_file.to_str().unwrap()]);
-    assert!(out.contains("wrote 5 seeds"), "{out}");
+    let curate = |out: &str| ok(&["curate", "--run", run_s, "--weights", half.to_str().unwrap(), "--data", data_s, "--candidates", "40", "--top", "5", "--out", out]);
+    let out = curate(seeds_file.to_str().unwrap());
+    assert!(out.contains("wrote 5 seeds") && out.contains("of 40 candidates"), "{out}");
+    assert!(out.contains("the chosen seeds:") && out.contains("seeds 0…4, for comparison:") && out.matches("face rate").count() == 2, "{out}");
     let seeds: Vec<u64> = serde_json::from_str(&std::fs::read_to_string(&seeds_file).unwrap()).unwrap();
     let mut unique = seeds.clone();
     unique.sort();
     unique.dedup();
     assert!(unique.len() == 5 && seeds.iter().all(|&s| s < 40), "{seeds:?}");
-    ok(&["curate", "--run", run_s, "--weights", half.to_str().unwrap(), "--candidates", "40", "--top", "5", "--out", png("again.json").to_str().unwrap()]);
+    curate(png("again.json").to_str().unwrap());
     assert_eq!(std::fs::read(&seeds_file).unwrap(), std::fs::read(png("again.json")).unwrap());
 }
 

@@ -312,13 +312,19 @@ fn swd(a: &[&Pyramid], stream_a: u64, b: &[&Pyramid], stream_b: u64) -> Swd {
 
 /// Whether rustface finds a face in each image, upscaled to 256 px.
 fn faces_found(images: &[RgbImage]) -> Vec<bool> {
+    face_scores(images).iter().map(Option::is_some).collect()
+}
+
+/// rustface's confidence in the largest face of each image, upscaled to 256 px; `None` where it
+/// finds none.
+pub fn face_scores(images: &[RgbImage]) -> Vec<Option<f64>> {
     images
         .par_iter()
         .map_init(crate::preprocess::detector, |detector, image| {
             let rgb = image::RgbImage::from_raw(image.width as u32, image.height as u32, image.pixels.clone()).expect("a whole image");
             let big = image::imageops::resize(&rgb, FACE_DETECTION_SIDE, FACE_DETECTION_SIDE, image::imageops::FilterType::Triangle);
             let grey = image::DynamicImage::ImageRgb8(big).to_luma8();
-            crate::preprocess::largest_face(detector.as_mut(), &grey).is_some()
+            crate::preprocess::largest_face(detector.as_mut(), &grey).map(|face| face.score)
         })
         .collect()
 }
