@@ -132,9 +132,14 @@ async function showMore() {
   document.body.dataset.galleryCount = String($('grid').children.length);
 }
 
+/** The curated seeds first, best first; then seeds 0, 1, 2, … that are not among them. */
 function nextSeed() {
   const i = state.shown++;
-  return i < state.seeds.length ? state.seeds[i] : BigInt(i);
+  if (i < state.seeds.length) return state.seeds[i];
+  state.curated ??= new Set(state.seeds);
+  state.plain ??= 0n;
+  while (state.curated.has(state.plain)) state.plain++;
+  return state.plain++;
 }
 
 /** Paints portrait `seed` moved by `edits` (canonical text, '' for none) into the focus view. */
