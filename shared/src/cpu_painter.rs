@@ -64,6 +64,8 @@ impl CpuPainter {
         let mut first = None;
         let mut doubling = Vec::new();
         for (index, block) in generator.blocks.iter().enumerate() {
+            // The first layer grows 1×1 to 4×4; the others double the image.
+            check_geometry(&block.conv, if index == 0 { (1, 0) } else { (2, 1) })?;
             let layer = Layer::read(&block.conv, batch_norm_affine(&block.norm).await?).await?;
             if index == 0 {
                 first = Some(layer);
@@ -72,6 +74,7 @@ impl CpuPainter {
             }
         }
         let output = &generator.output;
+        check_geometry(output, (2, 1))?;
         let channels = output.weight.dims()[1];
         let shift = match &output.bias {
             Some(bias) => values(bias.val()).await?,
@@ -92,7 +95,7 @@ impl CpuPainter {
     pub fn paint(&self, latents: &[f32], count: usize) -> (Vec<f32>, usize) {
         assert_eq!(latents.len(), count * self.latent_dim, "{count} latents of {} values", self.latent_dim);
         if count == 0 {
-            return (Vec::new(), 64);
+            return (Vec::new(), crate::IMAGE_SIZE);
         }
         let first = &self.first;
         let mut image = vec![0.0; count * TAPS * first.out_channels];
@@ -180,6 +183,16 @@ impl Affine {
                 };
             }
         }
+    }
+}
+
+/// Refuses a layer the painter's arithmetic does not cover (`(stride, padding)` on both axes).
+fn check_geometry(conv: &ConvTranspose2d, (stride, padding): (usize, usize)) -> Result<(), String> {
+    let plain = conv.dilation == [1, 1] && conv.groups == 1 && conv.padding_out == [0, 0];
+    if plain && conv.stride == [stride, stride] && conv.padding == [padding, padding] {
+        Ok(())
+    } else {
+        Err(format!("a transposed convolution with stride {:?} and padding {:?} is not the portrait generator's", conv.stride, conv.padding))
     }
 }
 
