@@ -9,13 +9,14 @@
 //! Curation only chooses seeds: a seed keeps its pixels.
 
 use anyhow::{Context, Result, bail};
-use atelier_shared::{Discriminator, Generator, IMAGE_SIZE, RgbImage, latent_for_seed};
+use atelier_shared::{Discriminator, IMAGE_SIZE, RgbImage};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use std::path::Path;
 
 use crate::evaluation::{self, Evaluation};
-use crate::generator_files::sample::paint_latents;
+use crate::data::batches::pixels_to_nchw;
+use crate::generator_files::sample::paint_seeds;
 use crate::training::checkpoint;
 
 /// Portraits judged at a time.
@@ -67,7 +68,7 @@ pub fn curate(run: &Path, weights: Option<&Path>, data: Option<&Path>, candidate
     let mut judged = Vec::with_capacity(candidates as usize);
     for first in (0..candidates).step_by(CHUNK) {
         let seeds: Vec<u64> = (first..candidates.min(first + CHUNK as u64)).collect();
-        let portraits = paint(&generator, &seeds, &device)?;
+        let portraits = paint_seeds(&generator, &seeds, &device)?;
         let (realness, features) = judge(&discriminator, &portraits, &device)?;
         let faces = evaluation::face_scores(&portraits);
         for (i, &seed) in seeds.iter().enumerate() {
@@ -87,7 +88,7 @@ pub fn curate(run: &Path, weights: Option<&Path>, data: Option<&Path>, candidate
             let reference = evaluation::Reference::new(crops)?;
             let chosen: Vec<u64> = judged.iter().map(|s| s.seed).collect();
             let first: Vec<u64> = (0..top as u64).collect();
-            Some((reference.evaluate(&paint(&generator, &chosen, &device)?)?, reference.evaluate(&paint(&generator, &first, &device)?)?))
+            Some((reference.evaluate(&paint_seeds(&generator, &chosen, &device)?)?, reference.evaluate(&paint_seeds(&generator, &first, &device)?)?))
         }
         _ => None,
     };
@@ -128,11 +129,6 @@ fn rank(judged: &mut [Scored]) {
     judged.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.seed.cmp(&b.seed)));
 }
 
-fn paint(generator: &Generator, seeds: &[u64], device: &Device) -> Result<Vec<RgbImage>> {
-    let latents = seeds.iter().flat_map(|&seed| latent_for_seed(seed, generator.latent_dim())).collect();
-    paint_latents(generator, latents, device)
-}
-
 /// Length of the discriminator's feature layer.
 const FEATURES: usize = atelier_shared::model::FEATURE_DIM;
 
@@ -141,10 +137,7 @@ const FEATURES: usize = atelier_shared::model::FEATURE_DIM;
 fn judge(discriminator: &Discriminator, images: &[RgbImage], device: &Device) -> Result<(Vec<f32>, Vec<f32>)> {
     let (mut realness, mut features) = (Vec::with_capacity(images.len()), Vec::with_capacity(images.len() * FEATURES));
     for chunk in images.chunks(64) {
-        let values: Vec<f32> = chunk
-            .iter()
-            .flat_map(|image| (0..3).flat_map(move |c| image.pixels.iter().skip(c).step_by(3).map(|&v| v as f32 / 127.5 - 1.0)))
-            .collect();
+        let values = pixels_to_nchw(chunk.iter().map(|image| image.pixels.as_slice()));
         let batch = Tensor::<4>::from_data(TensorData::new(values, [chunk.len(), 3, IMAGE_SIZE, IMAGE_SIZE]), device);
         let judgement = discriminator.forward(batch);
         let read = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"));

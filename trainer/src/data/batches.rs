@@ -67,10 +67,15 @@ pub const STREAM_DIFFAUGMENT: u64 = 4;
 
 /// Converts RGB images to NCHW floats in [-1, 1].
 pub fn to_nchw(images: &[Rgb]) -> Vec<f32> {
-    let mut values = Vec::with_capacity(images.iter().map(|i| i.pixels.len()).sum());
-    for image in images {
+    pixels_to_nchw(images.iter().map(|image| image.pixels.as_slice()))
+}
+
+/// Converts images given as interleaved RGB bytes to NCHW floats in [-1, 1].
+pub fn pixels_to_nchw<'a>(images: impl IntoIterator<Item = &'a [u8]>) -> Vec<f32> {
+    let mut values = Vec::new();
+    for pixels in images {
         for c in 0..3 {
-            values.extend(image.pixels.iter().skip(c).step_by(3).map(|&v| v as f32 / 127.5 - 1.0));
+            values.extend(pixels.iter().skip(c).step_by(3).map(|&v| v as f32 / 127.5 - 1.0));
         }
     }
     values

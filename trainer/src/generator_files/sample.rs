@@ -11,11 +11,12 @@ use super::load_painter;
 
 /// Portraits for consecutive seeds `first_seed..first_seed + count`.
 pub fn generate(generator: &Generator, first_seed: u64, count: usize, device: &Device) -> Result<Vec<RgbImage>> {
-    let dim = generator.latent_dim();
-    let mut latents = Vec::with_capacity(count * dim);
-    for seed in seeds_from(first_seed, count)? {
-        latents.extend(latent_for_seed(seed, dim));
-    }
+    paint_seeds(generator, &seeds_from(first_seed, count)?, device)
+}
+
+/// Portraits for `seeds`, in order.
+pub fn paint_seeds(generator: &Generator, seeds: &[u64], device: &Device) -> Result<Vec<RgbImage>> {
+    let latents = seeds.iter().flat_map(|&seed| latent_for_seed(seed, generator.latent_dim())).collect();
     paint_latents(generator, latents, device)
 }
 
