@@ -163,6 +163,19 @@ struct TrainArgs {
     /// Generator loss.
     #[arg(long, value_enum, default_value_t = GeneratorLoss::FeatureMatching)]
     g_loss: GeneratorLoss,
+    /// Weight of LeCam regularisation on the discriminator's loss (Tseng et al. 2021: its outputs
+    /// on reals and fakes pulled towards each other's running average); 0: off
+    /// [default: the recipe's].
+    #[arg(long)]
+    lecam: Option<f64>,
+    /// Weight of consistency regularisation (bCR: the discriminator judges each image the same
+    /// with and without DiffAugment; one more discriminator pass); 0: off [default: the recipe's].
+    #[arg(long)]
+    consistency: Option<f64>,
+    /// Weight of an LSGAN term, MSE(D(G(z)), 1), added to feature matching in the generator's
+    /// loss; 0: off [default: the recipe's].
+    #[arg(long)]
+    lsgan_term: Option<f64>,
     /// Discriminator normalisation.
     #[arg(long, value_enum, default_value_t = NormArg::Batch)]
     disc_norm: NormArg,
@@ -520,6 +533,11 @@ fn train(args: TrainArgs) -> Result<()> {
         checkpoint_every: args.checkpoint_every,
         sample_every: args.sample_every,
         log_every: args.log_every,
+        regularizers: training::regularizers::Regularizers {
+            lecam: args.lecam.unwrap_or(recipe.regularizers.lecam),
+            consistency: args.consistency.unwrap_or(recipe.regularizers.consistency),
+            lsgan_term: args.lsgan_term.unwrap_or(recipe.regularizers.lsgan_term),
+        },
     };
     println!("run folder: {}", run.display());
     let outcome = training::train(TrainRequest {

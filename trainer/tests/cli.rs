@@ -138,28 +138,38 @@ fn a_run_on_wgpu_trains_evaluates_and_paints() {
     assert_eq!(image::open(&png).unwrap().to_rgb8().dimensions(), (64, 64));
 }
 
-/// A resumed run continues exactly where it stopped: DiffAugment's draws, the weight average and
-/// the optimisers all come back, so it paints what an uninterrupted run paints.
+/// A resumed run continues exactly where it stopped: DiffAugment's draws, the weight average,
+/// LeCam's averages and the optimisers all come back, so it paints what an uninterrupted run
+/// paints — with the default recipe and with every regulariser on.
 #[test]
 fn a_resumed_run_paints_what_an_uninterrupted_one_paints() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = raw_image_folder(dir.path());
-    let data_s = data.to_str().unwrap();
-    let sample = |run: &Path, name: &str| {
-        let png = dir.path().join(name);
-        ok(&["sample", "--weights", run.join("generator.bpk").to_str().unwrap(), "--seed", "3", "--count", "4", "--grid", "--out", png.to_str().unwrap()]);
-        std::fs::read(png).unwrap()
-    };
-    let straight = dir.path().join("straight");
-    ok(&train_args(data_s, straight.to_str().unwrap(), "cpu"));
-    let resumed = dir.path().join("resumed");
-    let mut args = train_args(data_s, resumed.to_str().unwrap(), "cpu");
-    args.extend(["--max-steps", "1"]);
-    ok(&args);
-    let mut args = train_args(data_s, resumed.to_str().unwrap(), "cpu");
-    args.push("--resume");
-    ok(&args);
-    assert_eq!(sample(&straight, "straight.png"), sample(&resumed, "resumed.png"));
+    let regularized = ["--lecam", "0.3", "--consistency", "10", "--lsgan-term", "0.2"];
+    for (name, extra) in [("default", &[][..]), ("regularized", &regularized[..])] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = raw_image_folder(dir.path());
+        let data_s = data.to_str().unwrap();
+        let sample = |run: &Path, png: &str| {
+            let png = dir.path().join(png);
+            ok(&["sample", "--weights", run.join("generator.bpk").to_str().unwrap(), "--seed", "3", "--count", "4", "--grid", "--out", png.to_str().unwrap()]);
+            std::fs::read(png).unwrap()
+        };
+        let straight = dir.path().join("straight");
+        let mut args = train_args(data_s, straight.to_str().unwrap(), "cpu");
+        args.extend(extra);
+        let out = ok(&args);
+        if !extra.is_empty() {
+            assert!(out.contains("regularisers LeCam 0.3 · consistency 10 · LSGAN term 0.2"), "{out}");
+        }
+        let resumed = dir.path().join("resumed");
+        let mut args = train_args(data_s, resumed.to_str().unwrap(), "cpu");
+        args.extend(extra);
+        args.extend(["--max-steps", "1"]);
+        ok(&args);
+        let mut args = train_args(data_s, resumed.to_str().unwrap(), "cpu");
+        args.push("--resume");
+        ok(&args);
+        assert_eq!(sample(&straight, "straight.png"), sample(&resumed, "resumed.png"), "{name}");
+    }
 }
 
 /// `--recipe article` is the article's training exactly: no DiffAugment, no weight average, no

@@ -53,6 +53,9 @@ pub struct CheckpointState {
     /// The best evaluation so far (its generator is the run's `generator-best.bpk`).
     #[serde(default)]
     pub best: Option<Best>,
+    /// LeCam's running averages of D's outputs on reals and fakes, where the run uses LeCam.
+    #[serde(default)]
+    pub lecam_averages: Option<[f32; 2]>,
     /// The SHA-256 of each file of the checkpoint, by name (empty in checkpoints of older
     /// trainers, which are read unchecked).
     #[serde(default)]
@@ -300,8 +303,9 @@ mod tests {
         let recipes = prop_oneof![Just(Recipe::Article), Just(Recipe::SmallData), Just(Recipe::Short)];
         let best = proptest::option::of((any::<u64>(), (0u32..8_000_000).prop_map(|v| f64::from(v) / 8.0)).prop_map(|(step, swd)| Best { step, swd }));
         let files = proptest::collection::btree_map("[a-z.-]{1,24}", "[0-9a-f]{64}", 0..6);
-        (recipes, 1..=64usize, 1..=256usize, any::<u64>(), any::<usize>(), best, files).prop_map(
-            |(recipe, width, batch_size, step, dataset_len, best, files)| CheckpointState {
+        let lecam = proptest::option::of((-1e3f32..1e3, -1e3f32..1e3).prop_map(|(real, fake)| [real, fake]));
+        (recipes, 1..=64usize, 1..=256usize, any::<u64>(), any::<usize>(), best, lecam, files).prop_map(
+            |(recipe, width, batch_size, step, dataset_len, best, lecam_averages, files)| CheckpointState {
                 format_version: FORMAT_VERSION,
                 step,
                 options: TrainOptions::recipe(recipe, PathBuf::from("data/crops"), width, batch_size),
@@ -309,6 +313,7 @@ mod tests {
                 discriminator: DiscriminatorConfig::new(width, Default::default()),
                 dataset_len,
                 best,
+                lecam_averages,
                 files,
             },
         )

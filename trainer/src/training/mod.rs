@@ -1,5 +1,6 @@
 //! Training: the GAN loop and everything it needs — the [`options`] and recipes, the [`step`],
-//! the generator's weight average ([`ema`]), [`diffaugment`], our Adam ([`optimizer`]),
+//! the generator's weight average ([`ema`]), [`diffaugment`], the losses' optional
+//! [`regularizers`], our Adam ([`optimizer`]),
 //! [`checkpoint`]s, the logs ([`metrics`], [`tensorboard`]), [`samples`] and [`evaluations`]
 //! during training — and [`export`], a run's generator out to a file.
 //!
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod optimizer;
 pub mod options;
 mod progress;
+pub mod regularizers;
 mod samples;
 mod session;
 pub mod step;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 use super::diffaugment::DiffAugment;
+use super::regularizers::Regularizers;
 
 /// What drives the generator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
@@ -44,6 +45,9 @@ pub struct TrainOptions {
     /// Steps between evaluations of the portraits (0: never).
     #[serde(default)]
     pub eval_every: u64,
+    /// The weights of LeCam, consistency and the generator's LSGAN term (all 0 in older runs).
+    #[serde(default)]
+    pub regularizers: Regularizers,
 }
 
 /// A starting point for the options that shape training.
@@ -100,6 +104,7 @@ impl TrainOptions {
             diffaugment: DiffAugment::none(),
             ema_decay: None,
             eval_every: 0,
+            regularizers: Regularizers::default(),
         }
     }
 
@@ -155,7 +160,7 @@ impl TrainOptions {
                 bail!("{flag} {lr} is not a usable learning rate (expected a value between 0 and 1, e.g. 2e-4)");
             }
         }
-        Ok(())
+        self.regularizers.validate()
     }
 
     /// A warning for a run of `total_steps` whose recipe needs many more.
@@ -171,9 +176,10 @@ impl TrainOptions {
     /// One line saying how this run trains beyond the article's loop.
     pub fn recipe_line(&self) -> String {
         format!(
-            "recipe: DiffAugment {} · generator EMA {} · evaluation {}",
+            "recipe: DiffAugment {} · generator EMA {} · regularisers {} · evaluation {}",
             self.diffaugment,
             self.ema_decay.map_or("off".to_string(), |d| d.to_string()),
+            self.regularizers.describe(),
             if self.eval_every == 0 { "off".to_string() } else { format!("every {} steps", self.eval_every) }
         )
     }

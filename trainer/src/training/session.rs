@@ -20,6 +20,7 @@ use super::metrics::{MetricsRow, RunLog};
 use super::optimizer::adam;
 use super::options::TrainOptions;
 use super::progress::Progress;
+use super::regularizers::LecamAnchors;
 use super::samples::write_samples;
 use super::step::{StepMetrics, noise_batch, train_step};
 use super::{TrainOutcome, TrainRequest};
@@ -41,6 +42,7 @@ pub struct Session {
     /// Taken out for the length of a step (a step consumes the networks and returns them).
     parts: Option<TrainingState<Generator, Discriminator>>,
     average: Option<GeneratorAverage>,
+    lecam: LecamAnchors,
     best: Option<Best>,
     evaluator: Option<BackgroundEvaluator>,
     log: RunLog,
@@ -126,6 +128,7 @@ impl Session {
         let log = RunLog::open(&run)?;
         Ok(Self {
             best: saved.as_ref().and_then(|s| s.best),
+            lecam: LecamAnchors::restore(saved.as_ref().and_then(|s| s.lecam_averages), &train_device),
             run,
             options,
             plan,
@@ -159,7 +162,7 @@ impl Session {
         let noise = noise_batch(&self.plan, self.step, batch_size, self.generator_config.latent_dim, &self.train_device);
         let mut augment_rng = self.plan.rng(STREAM_DIFFAUGMENT, self.step);
         let parts = self.parts.take().expect("the networks are back after every step");
-        let (mut parts, scalars) = train_step(parts, real, noise, &self.options, &mut augment_rng, &mut |_| {});
+        let (mut parts, scalars) = train_step(parts, real, noise, &self.options, &mut augment_rng, &mut self.lecam, &mut |_| {});
         self.step += 1;
         if self.diverge_at_step == Some(self.step) {
             parts.generator = super::faults::spoil(parts.generator);
@@ -291,6 +294,7 @@ impl Session {
             discriminator: self.discriminator_config.clone(),
             dataset_len: self.plan.dataset_len,
             best: self.best,
+            lecam_averages: self.lecam.saved()?,
             files: Default::default(), // filled in as the files are written
         };
         let parts = self.parts.as_ref().expect("the networks are back after every step");

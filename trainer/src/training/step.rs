@@ -1,6 +1,9 @@
 //! One GAN step: the discriminator learns with an MSE loss (real → 1, fake → 0), then the
 //! generator by feature matching on the discriminator's 1024-d feature layer (or, with
-//! `--g-loss lsgan`, the seed code's MSE(D(G(z)), 1)).
+//! `--g-loss lsgan`, the seed code's MSE(D(G(z)), 1)); each with the [`regularizers`] the
+//! options weigh in.
+//!
+//! [`regularizers`]: super::regularizers
 
 use atelier_shared::{Discriminator, Generator};
 use burn::module::Module;
@@ -11,6 +14,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::checkpoint::TrainingState;
 use super::options::{GeneratorLoss, TrainOptions};
+use super::regularizers::{LecamAnchors, consistency_penalty};
 use crate::data::batches::{BatchPlan, STREAM_NOISE};
 
 /// Feature matching (Salimans et al. 2016): MSE between the batch means of the features.
@@ -55,6 +59,7 @@ pub enum Phase {
 /// One GAN step: the discriminator learns (real → 1, fake → 0, MSE), then the generator, through
 /// the updated discriminator as the reference does. Everything the discriminator sees passes
 /// through `--diffaugment` (drawn from `augment_rng`), the generator's fakes with their gradient.
+/// `lecam` holds LeCam's running averages between steps (untouched when `--lecam` is 0).
 /// `after` is called at the end of each phase.
 /// Returns the updated parts and [D loss, G loss, mean D(x), mean D(G(z))], left on the device:
 /// reading it waits for the device, so the loop reads it only every --log-every steps.
@@ -64,31 +69,45 @@ pub fn train_step(
     noise: Tensor<2>,
     options: &TrainOptions,
     augment_rng: &mut ChaCha8Rng,
+    lecam: &mut LecamAnchors,
     after: &mut dyn FnMut(Phase),
 ) -> (TrainingState<Generator, Discriminator>, Tensor<1>) {
     let mse = MseLoss::new();
+    let weights = options.regularizers;
     let mut augment = |images: Tensor<4>| options.diffaugment.apply(images, &mut *augment_rng);
     let fake = parts.generator.forward(noise);
     after(Phase::GeneratorForward);
 
+    let plain = (weights.consistency > 0.0).then(|| (real.clone(), fake.clone().detach()));
     let on_real = parts.discriminator.forward(augment(real));
     let on_fake = parts.discriminator.forward(augment(fake.clone().detach()));
     let (p_real, p_fake) = (on_real.real_probability, on_fake.real_probability);
-    let d_loss = (mse.forward(p_real.clone(), p_real.ones_like(), Reduction::Mean)
+    let mut d_loss = (mse.forward(p_real.clone(), p_real.ones_like(), Reduction::Mean)
         + mse.forward(p_fake.clone(), p_fake.zeros_like(), Reduction::Mean))
         / 2.0;
+    if weights.lecam > 0.0 {
+        d_loss = d_loss + lecam.penalty(p_real.clone(), p_fake.clone()) * weights.lecam;
+    }
+    if let Some((real, fake)) = plain {
+        let plain_real = parts.discriminator.forward(real).real_probability;
+        let plain_fake = parts.discriminator.forward(fake).real_probability;
+        let consistency = consistency_penalty(p_real.clone(), plain_real) + consistency_penalty(p_fake.clone(), plain_fake);
+        d_loss = d_loss + consistency * weights.consistency;
+    }
     after(Phase::DiscriminatorForward);
     parts.discriminator = learn(d_loss.clone(), parts.discriminator, &mut parts.optimizer_d, options.lr_d, after);
 
     // The discriminator's weights are constants in the generator's step: a frozen copy makes the
     // backward pass skip their gradients, which the generator's optimiser would throw away.
     let judged = parts.discriminator.clone().no_grad().forward(augment(fake));
+    let p = judged.real_probability;
+    let lsgan = || mse.forward(p.clone(), p.ones_like(), Reduction::Mean);
     let g_loss = match options.g_loss {
-        GeneratorLoss::FeatureMatching => feature_matching_loss(judged.features, on_real.features),
-        GeneratorLoss::Lsgan => {
-            let p = judged.real_probability;
-            mse.forward(p.clone(), p.ones_like(), Reduction::Mean)
+        GeneratorLoss::FeatureMatching if weights.lsgan_term > 0.0 => {
+            feature_matching_loss(judged.features, on_real.features) + lsgan() * weights.lsgan_term
         }
+        GeneratorLoss::FeatureMatching => feature_matching_loss(judged.features, on_real.features),
+        GeneratorLoss::Lsgan => lsgan(),
     };
     after(Phase::DiscriminatorForward);
     parts.generator = learn(g_loss.clone(), parts.generator, &mut parts.optimizer_g, options.lr_g, after);
@@ -118,6 +137,55 @@ pub fn noise_batch(plan: &BatchPlan, step: u64, batch: usize, latent_dim: usize,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::training::optimizer::adam;
+    use crate::training::regularizers::Regularizers;
+    use atelier_shared::{DiscriminatorConfig, GeneratorConfig, IMAGE_SIZE};
+    use rand::SeedableRng;
+    use std::path::PathBuf;
+
+    /// One step from the same networks, images and noise with `regularizers`: its scalars and
+    /// LeCam's averages after it.
+    fn one_step(regularizers: Regularizers) -> (StepMetrics, Option<[f32; 2]>) {
+        let device = Device::flex().autodiff();
+        device.seed(7);
+        let (width, batch) = (4, 4);
+        let parts = TrainingState {
+            generator: GeneratorConfig::new(width).init(&device),
+            discriminator: DiscriminatorConfig::new(width, Default::default()).init(&device),
+            optimizer_g: adam(),
+            optimizer_d: adam(),
+        };
+        let pixels: Vec<f32> = (0..batch * 3 * IMAGE_SIZE * IMAGE_SIZE).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
+        let real = Tensor::<4>::from_data(TensorData::new(pixels, [batch, 3, IMAGE_SIZE, IMAGE_SIZE]), &device);
+        let plan = BatchPlan { seed: 7, batch_size: batch, dataset_len: 8 };
+        let noise = noise_batch(&plan, 0, batch, GeneratorConfig::new(width).latent_dim, &device);
+        let options = TrainOptions { regularizers, ..TrainOptions::recipe(super::super::Recipe::SmallData, PathBuf::new(), width, batch) };
+        let mut lecam = LecamAnchors::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let (_, scalars) = train_step(parts, real, noise, &options, &mut rng, &mut lecam, &mut |_| {});
+        (StepMetrics::read(scalars).unwrap(), lecam.saved().unwrap())
+    }
+
+    /// Each regulariser adds its term to its network's loss and leaves the judgements it starts
+    /// from alone; with all weights 0 the step is the plain one, and LeCam keeps its averages.
+    #[test]
+    fn each_regularizer_adds_to_its_own_loss() {
+        let (plain, no_averages) = one_step(Regularizers::default());
+        assert_eq!(no_averages, None);
+        let (lecam, averages) = one_step(Regularizers { lecam: 0.3, ..Default::default() });
+        let (consistency, _) = one_step(Regularizers { consistency: 10.0, ..Default::default() });
+        let (lsgan, _) = one_step(Regularizers { lsgan_term: 0.2, ..Default::default() });
+        for with in [lecam, consistency, lsgan] {
+            assert_eq!((with.d_real, with.d_fake), (plain.d_real, plain.d_fake), "{with:?} {plain:?}");
+        }
+        assert!(lecam.d_loss > plain.d_loss, "{lecam:?} {plain:?}");
+        assert!(consistency.d_loss > plain.d_loss, "{consistency:?} {plain:?}");
+        // The discriminator learns as in the plain step; the generator's loss gains 0.2 × MSE(D(G(z)), 1).
+        assert_eq!(lsgan.d_loss, plain.d_loss);
+        assert!(lsgan.g_loss > plain.g_loss + 0.01, "{lsgan:?} {plain:?}");
+        let [real, fake] = averages.expect("LeCam keeps its averages");
+        assert!((real - plain.d_real).abs() < 1e-6 && (fake - plain.d_fake).abs() < 1e-6, "{real} {fake} {plain:?}");
+    }
 
     #[test]
     fn feature_matching_is_zero_for_equal_batch_means_and_positive_otherwise() {
