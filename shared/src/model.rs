@@ -247,15 +247,29 @@ pub struct Discriminator {
 
 impl Discriminator {
     pub fn forward(&self, images: Tensor<4>) -> Judgement {
+        self.forward_with_map(images).0
+    }
+
+    /// The judgement, and the hidden layer's 8×8 map of each image (`[batch, 4w, 8, 8]`): what
+    /// a self-supervised decoder reconstructs the image from during training (FastGAN).
+    pub fn forward_with_map(&self, images: Tensor<4>) -> (Judgement, Tensor<4>) {
         let mut x = leaky(strided_conv(&self.input, images));
+        let mut map = None;
         for block in &self.blocks {
             x = leaky(block.norm.forward(strided_conv(&block.conv, x)));
+            if x.dims()[2] == MAP_SIZE {
+                map = Some(x.clone());
+            }
         }
         let features = self.features.forward(x.flatten(1, 3));
         let logit = self.head.forward(leaky(features.clone()));
-        Judgement { features, real_probability: sigmoid(logit) }
+        let map = map.expect("a 64×64 input passes through an 8×8 layer");
+        (Judgement { features, real_probability: sigmoid(logit) }, map)
     }
 }
+
+/// Side of the discriminator's hidden map that [`Discriminator::forward_with_map`] returns.
+pub const MAP_SIZE: usize = 8;
 
 /// LeakyReLU(0.2), through the one-pass CPU kernel where it applies.
 fn leaky<const D: usize>(x: Tensor<D>) -> Tensor<D> {

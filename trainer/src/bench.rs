@@ -72,6 +72,7 @@ fn bench_width(device: &Device, width: usize, options: &BenchOptions) -> Result<
         discriminator: DiscriminatorConfig::new(width, DiscNorm::Batch).init(&train_device),
         optimizer_g: adam(),
         optimizer_d: adam(),
+        self_supervision: None,
     };
     let plan = BatchPlan { seed: 0, batch_size: options.batch_size, dataset_len: options.batch_size };
     let batch = options.batch_size;

@@ -176,6 +176,10 @@ struct TrainArgs {
     /// loss; 0: off [default: the recipe's].
     #[arg(long)]
     lsgan_term: Option<f64>,
+    /// Weight of FastGAN's self-supervision on the discriminator's loss: a decoder paints each real
+    /// image back at 32×32 from the discriminator's 8×8 map (MSE); 0: off [default: the recipe's].
+    #[arg(long)]
+    reconstruction: Option<f64>,
     /// Discriminator normalisation.
     #[arg(long, value_enum, default_value_t = NormArg::Batch)]
     disc_norm: NormArg,
@@ -537,6 +541,7 @@ fn train(args: TrainArgs) -> Result<()> {
             lecam: args.lecam.unwrap_or(recipe.regularizers.lecam),
             consistency: args.consistency.unwrap_or(recipe.regularizers.consistency),
             lsgan_term: args.lsgan_term.unwrap_or(recipe.regularizers.lsgan_term),
+            reconstruction: args.reconstruction.unwrap_or(recipe.regularizers.reconstruction),
         },
     };
     println!("run folder: {}", run.display());

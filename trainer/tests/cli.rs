@@ -139,11 +139,11 @@ fn a_run_on_wgpu_trains_evaluates_and_paints() {
 }
 
 /// A resumed run continues exactly where it stopped: DiffAugment's draws, the weight average,
-/// LeCam's averages and the optimisers all come back, so it paints what an uninterrupted run
+/// LeCam's averages, FastGAN's decoder and the optimisers all come back, so it paints what an uninterrupted run
 /// paints — with the default recipe and with every regulariser on.
 #[test]
 fn a_resumed_run_paints_what_an_uninterrupted_one_paints() {
-    let regularized = ["--lecam", "0.3", "--consistency", "10", "--lsgan-term", "0.2"];
+    let regularized = ["--lecam", "0.3", "--consistency", "10", "--lsgan-term", "0.2", "--reconstruction", "1"];
     for (name, extra) in [("default", &[][..]), ("regularized", &regularized[..])] {
         let dir = tempfile::tempdir().unwrap();
         let data = raw_image_folder(dir.path());
@@ -158,7 +158,8 @@ fn a_resumed_run_paints_what_an_uninterrupted_one_paints() {
         args.extend(extra);
         let out = ok(&args);
         if !extra.is_empty() {
-            assert!(out.contains("regularisers LeCam 0.3 · consistency 10 · LSGAN term 0.2"), "{out}");
+            assert!(out.contains("regularisers LeCam 0.3 · consistency 10 · LSGAN term 0.2 · reconstruction 1"), "{out}");
+            assert!(straight.join("checkpoint/decoder.bpk").is_file(), "the decoder is checkpointed");
         }
         let resumed = dir.path().join("resumed");
         let mut args = train_args(data_s, resumed.to_str().unwrap(), "cpu");

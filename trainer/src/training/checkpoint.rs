@@ -23,6 +23,7 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::decoder::SelfSupervision;
 use super::options::TrainOptions;
 
 const CURRENT: &str = "checkpoint";
@@ -37,6 +38,9 @@ pub const DISCRIMINATOR_FILE: &str = "discriminator.bpk";
 pub const AVERAGE_FILE: &str = "generator-ema.bpk";
 const OPTIMIZER_G_FILE: &str = "optimizer-generator.bpk";
 const OPTIMIZER_D_FILE: &str = "optimizer-discriminator.bpk";
+/// FastGAN's decoder and its optimiser, when the run reconstructs (`--reconstruction`).
+const DECODER_FILE: &str = "decoder.bpk";
+const OPTIMIZER_DECODER_FILE: &str = "optimizer-decoder.bpk";
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The small part of a checkpoint, as JSON.
@@ -75,6 +79,8 @@ pub struct TrainingState<G, D> {
     pub discriminator: D,
     pub optimizer_g: ModuleOptimizer,
     pub optimizer_d: ModuleOptimizer,
+    /// The decoder that learns with the discriminator, where the run has one.
+    pub self_supervision: Option<SelfSupervision>,
 }
 
 /// A checkpoint refused because a network's values are not all numbers (the run diverged).
@@ -152,6 +158,11 @@ fn write_partial<G: Module + Clone, D: Module + Clone>(
     saved("generator's optimiser", parts.optimizer_g.save(partial.join(OPTIMIZER_G_FILE)))?;
     saved("discriminator's optimiser", parts.optimizer_d.save(partial.join(OPTIMIZER_D_FILE)))?;
     let mut files = vec![GENERATOR_FILE, DISCRIMINATOR_FILE, OPTIMIZER_G_FILE, OPTIMIZER_D_FILE];
+    if let Some(self_supervision) = &parts.self_supervision {
+        saved("decoder", self_supervision.decoder.clone().save_file(partial.join(DECODER_FILE)))?;
+        saved("decoder's optimiser", self_supervision.optimizer.save(partial.join(OPTIMIZER_DECODER_FILE)))?;
+        files.extend([DECODER_FILE, OPTIMIZER_DECODER_FILE]);
+    }
     if let Some(average) = average {
         saved("generator's weight average", average.clone().save_file(partial.join(AVERAGE_FILE)))?;
         files.push(AVERAGE_FILE);
@@ -263,11 +274,19 @@ pub fn load<G: Module, D: Module>(checkpoint: &Path, fresh: TrainingState<G, D>)
         let path = checkpoint.join(file);
         optimizer.load(&path).map_err(|e| anyhow::anyhow!("cannot load {}: {e}", path.display()))
     };
+    let self_supervision = match fresh.self_supervision {
+        Some(fresh) => Some(SelfSupervision {
+            decoder: load_module(fresh.decoder, checkpoint, DECODER_FILE)?,
+            optimizer: optimizer(fresh.optimizer, OPTIMIZER_DECODER_FILE)?,
+        }),
+        None => None,
+    };
     Ok(TrainingState {
         generator: load_module(fresh.generator, checkpoint, GENERATOR_FILE)?,
         discriminator: load_module(fresh.discriminator, checkpoint, DISCRIMINATOR_FILE)?,
         optimizer_g: optimizer(fresh.optimizer_g, OPTIMIZER_G_FILE)?,
         optimizer_d: optimizer(fresh.optimizer_d, OPTIMIZER_D_FILE)?,
+        self_supervision,
     })
 }
 

@@ -1,6 +1,6 @@
 //! Training: the GAN loop and everything it needs — the [`options`] and recipes, the [`step`],
 //! the generator's weight average ([`ema`]), [`diffaugment`], the losses' optional
-//! [`regularizers`], our Adam ([`optimizer`]),
+//! [`regularizers`] (and FastGAN's [`decoder`]), our Adam ([`optimizer`]),
 //! [`checkpoint`]s, the logs ([`metrics`], [`tensorboard`]), [`samples`] and [`evaluations`]
 //! during training — and [`export`], a run's generator out to a file.
 //!
@@ -9,6 +9,7 @@
 //! weights and measures the portraits every `--eval-every` steps, keeping the best.
 
 pub mod checkpoint;
+pub mod decoder;
 pub mod diffaugment;
 pub mod ema;
 pub mod evaluations;

@@ -5,6 +5,8 @@
 //!   on reals, so that it cannot drift into certainty about a small set it has memorised.
 //! - **Consistency** (bCR, Zhao et al. 2021): the discriminator should judge an image the same
 //!   with and without DiffAugment's changes, real and fake alike.
+//! - **Reconstruction** (FastGAN, Liu et al. 2021): a [decoder](super::decoder) paints each
+//!   real image back from the discriminator's 8×8 map, and its error joins the discriminator's loss.
 //! - **An LSGAN term** for the generator: MSE(D(G(z)), 1) added to feature matching, so the
 //!   generator is also pushed towards what the discriminator calls real, not only towards the
 //!   real batch's mean features.
@@ -29,6 +31,9 @@ pub struct Regularizers {
     /// The LSGAN term's weight on the generator's loss (with feature matching).
     #[serde(default)]
     pub lsgan_term: f64,
+    /// The weight of the decoder's reconstruction error on the discriminator's loss.
+    #[serde(default)]
+    pub reconstruction: f64,
 }
 
 /// The decay of LeCam's running averages (the papers' 0.99).
@@ -37,7 +42,13 @@ pub const LECAM_DECAY: f32 = 0.99;
 impl Regularizers {
     /// Refuses weights that are negative or not numbers, naming the flag.
     pub fn validate(&self) -> Result<()> {
-        for (flag, weight) in [("--lecam", self.lecam), ("--consistency", self.consistency), ("--lsgan-term", self.lsgan_term)] {
+        let flags = [
+            ("--lecam", self.lecam),
+            ("--consistency", self.consistency),
+            ("--lsgan-term", self.lsgan_term),
+            ("--reconstruction", self.reconstruction),
+        ];
+        for (flag, weight) in flags {
             if !(weight.is_finite() && weight >= 0.0) {
                 bail!("{flag} {weight} is not a usable weight (expected 0 to turn it off, or a positive number such as 0.3)");
             }
@@ -47,7 +58,12 @@ impl Regularizers {
 
     /// How the recipe line names them: "off", or e.g. "LeCam 0.3 · LSGAN term 0.2".
     pub fn describe(&self) -> String {
-        let named = [("LeCam", self.lecam), ("consistency", self.consistency), ("LSGAN term", self.lsgan_term)];
+        let named = [
+            ("LeCam", self.lecam),
+            ("consistency", self.consistency),
+            ("LSGAN term", self.lsgan_term),
+            ("reconstruction", self.reconstruction),
+        ];
         let on: Vec<String> = named.iter().filter(|(_, w)| *w > 0.0).map(|(name, w)| format!("{name} {w}")).collect();
         if on.is_empty() { "off".to_string() } else { on.join(" · ") }
     }

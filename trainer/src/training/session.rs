@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::checkpoint::{self, Best, CheckpointState, TrainingState};
+use super::decoder::SelfSupervision;
 use super::ema::GeneratorAverage;
 use super::evaluations::{BEST_GENERATOR_FILE, BackgroundEvaluator, EVAL_PORTRAITS, Finished};
 use super::metrics::{MetricsRow, RunLog};
@@ -95,6 +96,8 @@ impl Session {
             discriminator: discriminator_config.init(&train_device),
             optimizer_g: adam(),
             optimizer_d: adam(),
+            self_supervision: (options.regularizers.reconstruction > 0.0)
+                .then(|| SelfSupervision::new(&discriminator_config, &train_device)),
         };
         let (parts, start_step) = match (&resume_from, &saved) {
             (Some(dir), Some(state)) => {

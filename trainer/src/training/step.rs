@@ -9,7 +9,7 @@ use atelier_shared::{Discriminator, Generator};
 use burn::module::Module;
 use burn::nn::loss::{MseLoss, Reduction};
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Gradients, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
 use super::checkpoint::TrainingState;
@@ -79,7 +79,8 @@ pub fn train_step(
     after(Phase::GeneratorForward);
 
     let plain = (weights.consistency > 0.0).then(|| (real.clone(), fake.clone().detach()));
-    let on_real = parts.discriminator.forward(augment(real));
+    let seen_real = augment(real);
+    let (on_real, real_map) = parts.discriminator.forward_with_map(seen_real.clone());
     let on_fake = parts.discriminator.forward(augment(fake.clone().detach()));
     let (p_real, p_fake) = (on_real.real_probability, on_fake.real_probability);
     let mut d_loss = (mse.forward(p_real.clone(), p_real.ones_like(), Reduction::Mean)
@@ -94,8 +95,18 @@ pub fn train_step(
         let consistency = consistency_penalty(p_real.clone(), plain_real) + consistency_penalty(p_fake.clone(), plain_fake);
         d_loss = d_loss + consistency * weights.consistency;
     }
+    if let Some(self_supervision) = &parts.self_supervision {
+        d_loss = d_loss + self_supervision.decoder.reconstruction_loss(real_map, seen_real) * weights.reconstruction;
+    }
     after(Phase::DiscriminatorForward);
-    parts.discriminator = learn(d_loss.clone(), parts.discriminator, &mut parts.optimizer_d, options.lr_d, after);
+    let mut grads = d_loss.clone().backward();
+    after(Phase::Backward);
+    parts.discriminator = learn(&mut grads, parts.discriminator, &mut parts.optimizer_d, options.lr_d);
+    if let Some(mut self_supervision) = parts.self_supervision.take() {
+        self_supervision.decoder = learn(&mut grads, self_supervision.decoder, &mut self_supervision.optimizer, options.lr_d);
+        parts.self_supervision = Some(self_supervision);
+    }
+    after(Phase::OptimizerStep);
 
     // The discriminator's weights are constants in the generator's step: a frozen copy makes the
     // backward pass skip their gradients, which the generator's optimiser would throw away.
@@ -110,20 +121,19 @@ pub fn train_step(
         GeneratorLoss::Lsgan => lsgan(),
     };
     after(Phase::DiscriminatorForward);
-    parts.generator = learn(g_loss.clone(), parts.generator, &mut parts.optimizer_g, options.lr_g, after);
+    let mut grads = g_loss.clone().backward();
+    after(Phase::Backward);
+    parts.generator = learn(&mut grads, parts.generator, &mut parts.optimizer_g, options.lr_g);
+    after(Phase::OptimizerStep);
 
     let scalars = Tensor::cat(vec![d_loss.detach(), g_loss.detach(), p_real.detach().mean(), p_fake.detach().mean()], 0);
     (parts, scalars)
 }
 
-/// Backward pass from `loss` and an optimiser step on `module`'s parameters only.
-fn learn<M: Module>(loss: Tensor<1>, module: M, optimizer: &mut ModuleOptimizer, lr: f64, after: &mut dyn FnMut(Phase)) -> M {
-    let grads = loss.backward();
-    after(Phase::Backward);
-    let grads = GradientsParams::from_grads(grads, &module);
-    let module = optimizer.step(lr, module, grads);
-    after(Phase::OptimizerStep);
-    module
+/// An optimiser step on `module`'s parameters, with their gradients taken out of `grads`.
+fn learn<M: Module>(grads: &mut Gradients, module: M, optimizer: &mut ModuleOptimizer, lr: f64) -> M {
+    let grads = GradientsParams::from_module(grads, &module);
+    optimizer.step(lr, module, grads)
 }
 
 /// Latent noise for a training step, from the run's seeded RNG (reproducible, resumable).
@@ -137,6 +147,7 @@ pub fn noise_batch(plan: &BatchPlan, step: u64, batch: usize, latent_dim: usize,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::training::decoder::SelfSupervision;
     use crate::training::optimizer::adam;
     use crate::training::regularizers::Regularizers;
     use atelier_shared::{DiscriminatorConfig, GeneratorConfig, IMAGE_SIZE};
@@ -149,11 +160,13 @@ mod tests {
         let device = Device::flex().autodiff();
         device.seed(7);
         let (width, batch) = (4, 4);
+        let discriminator_config = DiscriminatorConfig::new(width, Default::default());
         let parts = TrainingState {
             generator: GeneratorConfig::new(width).init(&device),
-            discriminator: DiscriminatorConfig::new(width, Default::default()).init(&device),
+            discriminator: discriminator_config.init(&device),
             optimizer_g: adam(),
             optimizer_d: adam(),
+            self_supervision: (regularizers.reconstruction > 0.0).then(|| SelfSupervision::new(&discriminator_config, &device)),
         };
         let pixels: Vec<f32> = (0..batch * 3 * IMAGE_SIZE * IMAGE_SIZE).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
         let real = Tensor::<4>::from_data(TensorData::new(pixels, [batch, 3, IMAGE_SIZE, IMAGE_SIZE]), &device);
@@ -175,11 +188,13 @@ mod tests {
         let (lecam, averages) = one_step(Regularizers { lecam: 0.3, ..Default::default() });
         let (consistency, _) = one_step(Regularizers { consistency: 10.0, ..Default::default() });
         let (lsgan, _) = one_step(Regularizers { lsgan_term: 0.2, ..Default::default() });
-        for with in [lecam, consistency, lsgan] {
+        let (reconstruction, _) = one_step(Regularizers { reconstruction: 1.0, ..Default::default() });
+        for with in [lecam, consistency, lsgan, reconstruction] {
             assert_eq!((with.d_real, with.d_fake), (plain.d_real, plain.d_fake), "{with:?} {plain:?}");
         }
         assert!(lecam.d_loss > plain.d_loss, "{lecam:?} {plain:?}");
         assert!(consistency.d_loss > plain.d_loss, "{consistency:?} {plain:?}");
+        assert!(reconstruction.d_loss > plain.d_loss + 0.01, "{reconstruction:?} {plain:?}");
         // The discriminator learns as in the plain step; the generator's loss gains 0.2 × MSE(D(G(z)), 1).
         assert_eq!(lsgan.d_loss, plain.d_loss);
         assert!(lsgan.g_loss > plain.g_loss + 0.01, "{lsgan:?} {plain:?}");
