@@ -9,13 +9,14 @@
 //!   adds each tap's run of output channels where it lands, a contiguous vector add;
 //! - BatchNorm with its running statistics is a scale and a shift per channel, folded with the
 //!   ReLU (or the output layer's bias and tanh) into one pass;
-//! - the last layer's pixels are already in the order an RGBA image wants.
+//! - the last layer's pixels are already in the order an RGBA image wants, and go to bytes
+//!   through a table rather than tanh ([`TanhBytes`]: the same bytes).
 //!
 //! Same weights and the same arithmetic as [`Generator::forward`] in inference mode, summed in
 //! another order: portraits agree with it to float rounding (a byte now and then differs by one).
 
 use crate::model::Generator;
-use crate::pixels::to_byte;
+use crate::tanh_bytes::TanhBytes;
 use burn::nn::BatchNorm;
 use burn::nn::conv::ConvTranspose2d;
 use burn::tensor::Tensor;
@@ -37,6 +38,8 @@ struct Affine {
 enum Finish {
     Relu,
     Tanh,
+    /// Left as the convolution's sums (the RGBA path applies scale, shift and tanh itself).
+    None,
 }
 
 /// One transposed convolution (4×4 kernel, no bias: the bias is in [`Affine`]) and what follows it.
@@ -56,6 +59,7 @@ pub struct CpuPainter {
     /// Each doubles the image (stride 2, padding 1); the last paints the RGB portrait.
     doubling: Vec<Layer>,
     latent_dim: usize,
+    bytes: TanhBytes,
 }
 
 impl CpuPainter {
@@ -83,7 +87,7 @@ impl CpuPainter {
         let after = Affine { scale: vec![1.0; channels], shift, finish: Finish::Tanh };
         doubling.push(Layer::read(output, after).await?);
         let first = first.ok_or("the generator has no layers")?;
-        Ok(CpuPainter { first, doubling, latent_dim: generator.latent_dim() })
+        Ok(CpuPainter { first, doubling, latent_dim: generator.latent_dim(), bytes: TanhBytes::new() })
     }
 
     pub fn latent_dim(&self) -> usize {
@@ -93,6 +97,26 @@ impl CpuPainter {
     /// `latents` (`count` rows of `latent_dim`) → portraits, pixel-major: `[count, side, side, 3]`
     /// values in [-1, 1].
     pub fn paint(&self, latents: &[f32], count: usize) -> (Vec<f32>, usize) {
+        self.forward(latents, count, Finish::Tanh)
+    }
+
+    /// RGBA bytes of the portraits of `latents`, one after the other, as a canvas wants them.
+    pub fn paint_rgba(&self, latents: &[f32], count: usize) -> Vec<u8> {
+        let (values, _) = self.forward(latents, count, Finish::None);
+        let output = &self.doubling.last().expect("the painter has an output layer").after;
+        let (scale, shift) = (&output.scale, &output.shift);
+        let mut rgba = vec![u8::MAX; values.len() / 3 * 4];
+        for (pixel, bytes) in values.chunks_exact(3).zip(rgba.chunks_exact_mut(4)) {
+            for channel in 0..3 {
+                // The arithmetic of `Affine::apply`, then the byte tanh would give.
+                bytes[channel] = self.bytes.byte(pixel[channel] * scale[channel] + shift[channel]);
+            }
+        }
+        rgba
+    }
+
+    /// The forward pass, the output layer finished with `last` (its tanh, or nothing).
+    fn forward(&self, latents: &[f32], count: usize, last: Finish) -> (Vec<f32>, usize) {
         assert_eq!(latents.len(), count * self.latent_dim, "{count} latents of {} values", self.latent_dim);
         if count == 0 {
             return (Vec::new(), crate::IMAGE_SIZE);
@@ -104,17 +128,13 @@ impl CpuPainter {
         matmul(count, TAPS * first.out_channels, self.latent_dim, latents, &first.kernel, &mut image);
         first.after.apply(&mut image);
         let mut side = 4;
-        for layer in &self.doubling {
-            image = layer.double(&image, count, side);
+        let layers = self.doubling.len();
+        for (index, layer) in self.doubling.iter().enumerate() {
+            let finish = if index + 1 == layers { last } else { layer.after.finish };
+            image = layer.double(&image, count, side, finish);
             side *= 2;
         }
         (image, side)
-    }
-
-    /// RGBA bytes of the portraits of `latents`, one after the other, as a canvas wants them.
-    pub fn paint_rgba(&self, latents: &[f32], count: usize) -> Vec<u8> {
-        let (values, _) = self.paint(latents, count);
-        values.chunks_exact(3).flat_map(|p| [to_byte(p[0]), to_byte(p[1]), to_byte(p[2]), 255]).collect()
     }
 }
 
@@ -134,9 +154,9 @@ impl Layer {
         Ok(Layer { kernel, in_channels, out_channels, after })
     }
 
-    /// The stride-2, padding-1 transposed convolution and what follows it: `image`
-    /// (`[count, side, side, in]`) → `[count, 2·side, 2·side, out]`.
-    fn double(&self, image: &[f32], count: usize, side: usize) -> Vec<f32> {
+    /// The stride-2, padding-1 transposed convolution and, unless `finish` is `None`, what follows
+    /// it: `image` (`[count, side, side, in]`) → `[count, 2·side, 2·side, out]`.
+    fn double(&self, image: &[f32], count: usize, side: usize, finish: Finish) -> Vec<f32> {
         let (inputs, outputs) = (self.in_channels, self.out_channels);
         let row_len = TAPS * outputs;
         let pixels = count * side * side;
@@ -166,7 +186,9 @@ impl Layer {
                 }
             }
         }
-        self.after.apply(&mut out);
+        if finish != Finish::None {
+            self.after.apply(&mut out);
+        }
         out
     }
 }
@@ -180,6 +202,7 @@ impl Affine {
                 *value = match self.finish {
                     Finish::Relu => y.max(0.0),
                     Finish::Tanh => y.tanh(),
+                    Finish::None => y,
                 };
             }
         }
@@ -253,6 +276,7 @@ fn matmul(m: usize, n: usize, k: usize, lhs: &[f32], rhs: &[f32], out: &mut [f32
 mod tests {
     use super::*;
     use crate::model::GeneratorConfig;
+    use crate::pixels::to_byte;
     use crate::{latent_for_seed, to_rgb_images};
     use burn::tensor::{Device, Distribution, TensorData};
     use std::pin::pin;
@@ -311,6 +335,9 @@ mod tests {
             assert!(ours.iter().any(|v| v.abs() > 0.05), "width {width}: a portrait, not a blank");
 
             let rgba = painter.paint_rgba(&latents, count);
+            // The table's bytes are exactly tanh's.
+            let through_tanh: Vec<u8> = ours.chunks_exact(3).flat_map(|p| [to_byte(p[0]), to_byte(p[1]), to_byte(p[2]), 255]).collect();
+            assert!(rgba == through_tanh, "width {width}: the RGBA path paints other bytes than paint()");
             let reference: Vec<u8> = to_rgb_images(&expected, count, 64, 64).iter().flat_map(|i| i.to_rgba()).collect();
             let bytes_off = rgba.iter().zip(&reference).filter(|(a, b)| a != b).count();
             let worst_byte = rgba.iter().zip(&reference).map(|(a, b)| a.abs_diff(*b)).max().unwrap();

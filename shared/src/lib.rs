@@ -18,6 +18,7 @@ pub mod latent;
 pub mod model;
 pub mod pixels;
 pub mod provenance;
+pub mod tanh_bytes;
 pub mod weights;
 
 pub use cpu_painter::CpuPainter;
