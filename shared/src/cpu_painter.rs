@@ -196,14 +196,24 @@ impl Layer {
 impl Affine {
     /// In place over pixel-major values (channels innermost).
     fn apply(&self, values: &mut [f32]) {
-        for pixel in values.chunks_exact_mut(self.scale.len()) {
-            for ((value, scale), shift) in pixel.iter_mut().zip(&self.scale).zip(&self.shift) {
-                let y = *value * scale + shift;
-                *value = match self.finish {
-                    Finish::Relu => y.max(0.0),
-                    Finish::Tanh => y.tanh(),
-                    Finish::None => y,
-                };
+        match self.finish {
+            // Not `f32::max`: its rule for NaN has no WebAssembly instruction, so it is not
+            // vectorised there. The same value for every `y`.
+            Finish::Relu => self.each(values, |y| if y > 0.0 { y } else { 0.0 }),
+            Finish::Tanh => self.each(values, f32::tanh),
+            Finish::None => self.each(values, |y| y),
+        }
+    }
+
+    /// `value = finish(value · scale + shift)` channel by channel; generic in `finish` so that
+    /// each kind is its own loop, simple enough for the compiler to vectorise.
+    #[inline(always)]
+    fn each(&self, values: &mut [f32], finish: impl Fn(f32) -> f32) {
+        let channels = self.scale.len();
+        let (scale, shift) = (&self.scale[..channels], &self.shift[..channels]);
+        for pixel in values.chunks_exact_mut(channels) {
+            for c in 0..channels {
+                pixel[c] = finish(pixel[c] * scale[c] + shift[c]);
             }
         }
     }
