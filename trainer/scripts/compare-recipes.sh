@@ -9,7 +9,8 @@
 #   WIDTH   network width (default 16)
 #   STEPS   training steps per recipe (default 5000; rounded up to whole epochs)
 #   RECIPE  names from the list below (default: all of them)
-# TRAINER names the binary (default target/release/trainer).
+# TRAINER names the binary (default target/release/trainer); SEED the runs' seed (default 0).
+# Every run evaluates itself every 500 steps (its metrics.csv), which gives each recipe's curve.
 set -euo pipefail
 
 crops=${1:?usage: compare-recipes.sh CROPS OUT [WIDTH] [STEPS] [RECIPE ...]}
@@ -18,12 +19,17 @@ width=${3:-16}
 steps=${4:-5000}
 shift $(( $# < 4 ? $# : 4 ))
 trainer=${TRAINER:-target/release/trainer}
+seed=${SEED:-0}
 
 # Every recipe keeps a weight average, so each run gives two rows: live and EMA.
 declare -A flags=(
   [article]="--recipe article --ema-decay 0.999"
   [diffaugment]="--recipe small-data"
   [diffaugment-no-color]="--recipe small-data --diffaugment translation,cutout"
+  [lecam]="--recipe small-data --lecam 0.3"
+  [reconstruction]="--recipe small-data --reconstruction 1"
+  [consistency]="--recipe small-data --consistency 10"
+  [lsgan-term]="--recipe small-data --lsgan-term 0.1"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(article diffaugment diffaugment-no-color)
@@ -41,7 +47,7 @@ for name in "${names[@]}"; do
   [ -f "$run/checkpoint/state.json" ] && resume=(--resume)
   # shellcheck disable=SC2086
   "$trainer" train --data "$crops" --run "$run" --width "$width" --epochs "$epochs" \
-    --eval-every 500 --device cpu ${flags[$name]} "${resume[@]}"
+    --eval-every 500 --seed "$seed" --device cpu ${flags[$name]} "${resume[@]}"
   "$trainer" export --run "$run" --out "$run/live.bpk" --live
   "$trainer" export --run "$run" --out "$run/ema.bpk"
   for which in live ema; do

@@ -114,10 +114,10 @@ pub fn train_step(
     let p = judged.real_probability;
     let lsgan = || mse.forward(p.clone(), p.ones_like(), Reduction::Mean);
     let g_loss = match options.g_loss {
-        GeneratorLoss::FeatureMatching if weights.lsgan_term > 0.0 => {
-            feature_matching_loss(judged.features, on_real.features) + lsgan() * weights.lsgan_term
+        GeneratorLoss::FeatureMatching => {
+            let matching = feature_matching_loss(judged.features, on_real.features);
+            if weights.lsgan_term > 0.0 { matching + lsgan() * weights.lsgan_term } else { matching }
         }
-        GeneratorLoss::FeatureMatching => feature_matching_loss(judged.features, on_real.features),
         GeneratorLoss::Lsgan => lsgan(),
     };
     after(Phase::DiscriminatorForward);
