@@ -183,7 +183,7 @@ fn the_article_recipe_adds_nothing() {
     let mut args = train_args(data.to_str().unwrap(), run.to_str().unwrap(), "cpu");
     args.extend(["--recipe", "article", "--max-steps", "1"]);
     let out = ok(&args);
-    assert!(out.contains("DiffAugment none · generator EMA off · evaluation off"), "{out}");
+    assert!(out.contains("DiffAugment none · generator EMA off · regularisers off · evaluation off"), "{out}");
     assert!(!run.join("checkpoint/generator-ema.bpk").exists());
     assert!(!run.join("generator-best.bpk").exists());
     let bad = dir.path().join("bad");
@@ -193,6 +193,9 @@ fn the_article_recipe_adds_nothing() {
     let mut args = train_args(data.to_str().unwrap(), bad.to_str().unwrap(), "cpu");
     args.extend(["--ema-decay", "1.5"]);
     assert!(fails(&args).contains("--ema-decay"));
+    let mut args = train_args(data.to_str().unwrap(), bad.to_str().unwrap(), "cpu");
+    args.push("--lecam=-0.3");
+    assert!(fails(&args).contains("--lecam -0.3"));
 }
 
 /// `evaluate` on real paintings (the bundled ones): a held-out half of the crops scores near
