@@ -38,8 +38,6 @@ struct Affine {
 enum Finish {
     Relu,
     Tanh,
-    /// Left as the convolution's sums (the RGBA path applies scale, shift and tanh itself).
-    None,
 }
 
 /// One transposed convolution (4×4 kernel, no bias: the bias is in [`Affine`]) and what follows it.
@@ -97,12 +95,13 @@ impl CpuPainter {
     /// `latents` (`count` rows of `latent_dim`) → portraits, pixel-major: `[count, side, side, 3]`
     /// values in [-1, 1].
     pub fn paint(&self, latents: &[f32], count: usize) -> (Vec<f32>, usize) {
-        self.forward(latents, count, Finish::Tanh)
+        self.forward(latents, count, true)
     }
 
     /// RGBA bytes of the portraits of `latents`, one after the other, as a canvas wants them.
     pub fn paint_rgba(&self, latents: &[f32], count: usize) -> Vec<u8> {
-        let (values, _) = self.forward(latents, count, Finish::None);
+        // The output layer's sums, which its scale, shift and tanh turn into bytes below.
+        let (values, _) = self.forward(latents, count, false);
         let output = &self.doubling.last().expect("the painter has an output layer").after;
         let (scale, shift) = (&output.scale, &output.shift);
         let mut rgba = vec![u8::MAX; values.len() / 3 * 4];
@@ -115,8 +114,8 @@ impl CpuPainter {
         rgba
     }
 
-    /// The forward pass, the output layer finished with `last` (its tanh, or nothing).
-    fn forward(&self, latents: &[f32], count: usize, last: Finish) -> (Vec<f32>, usize) {
+    /// The forward pass; with `finish_output`, the output layer's bias and tanh too.
+    fn forward(&self, latents: &[f32], count: usize, finish_output: bool) -> (Vec<f32>, usize) {
         assert_eq!(latents.len(), count * self.latent_dim, "{count} latents of {} values", self.latent_dim);
         if count == 0 {
             return (Vec::new(), crate::IMAGE_SIZE);
@@ -130,8 +129,7 @@ impl CpuPainter {
         let mut side = 4;
         let layers = self.doubling.len();
         for (index, layer) in self.doubling.iter().enumerate() {
-            let finish = if index + 1 == layers { last } else { layer.after.finish };
-            image = layer.double(&image, count, side, finish);
+            image = layer.double(&image, count, side, finish_output || index + 1 < layers);
             side *= 2;
         }
         (image, side)
@@ -154,9 +152,9 @@ impl Layer {
         Ok(Layer { kernel, in_channels, out_channels, after })
     }
 
-    /// The stride-2, padding-1 transposed convolution and, unless `finish` is `None`, what follows
-    /// it: `image` (`[count, side, side, in]`) → `[count, 2·side, 2·side, out]`.
-    fn double(&self, image: &[f32], count: usize, side: usize, finish: Finish) -> Vec<f32> {
+    /// The stride-2, padding-1 transposed convolution and, with `finish`, what follows it:
+    /// `image` (`[count, side, side, in]`) → `[count, 2·side, 2·side, out]`.
+    fn double(&self, image: &[f32], count: usize, side: usize, finish: bool) -> Vec<f32> {
         let (inputs, outputs) = (self.in_channels, self.out_channels);
         let row_len = TAPS * outputs;
         let pixels = count * side * side;
@@ -186,7 +184,7 @@ impl Layer {
                 }
             }
         }
-        if finish != Finish::None {
+        if finish {
             self.after.apply(&mut out);
         }
         out
@@ -201,7 +199,6 @@ impl Affine {
             // vectorised there. The same value for every `y`.
             Finish::Relu => self.each(values, |y| if y > 0.0 { y } else { 0.0 }),
             Finish::Tanh => self.each(values, f32::tanh),
-            Finish::None => self.each(values, |y| y),
         }
     }
 

@@ -14,6 +14,7 @@ use burn::tensor::activation::{relu, tanh};
 use burn::tensor::{Device, Tensor};
 
 use super::optimizer::adam;
+use super::regularizers::Regularizers;
 
 const INIT: Initializer = Initializer::Normal { mean: 0.0, std: 0.02 };
 
@@ -87,8 +88,10 @@ pub struct SelfSupervision {
 }
 
 impl SelfSupervision {
-    pub fn new(config: &DiscriminatorConfig, device: &Device) -> Self {
-        Self { decoder: Decoder::new(config, device), optimizer: adam() }
+    /// A fresh decoder and optimiser for the discriminator `config` describes, where
+    /// `regularizers` ask for reconstruction.
+    pub fn if_asked(regularizers: &Regularizers, config: &DiscriminatorConfig, device: &Device) -> Option<Self> {
+        (regularizers.reconstruction > 0.0).then(|| Self { decoder: Decoder::new(config, device), optimizer: adam() })
     }
 }
 

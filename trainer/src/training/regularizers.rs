@@ -42,13 +42,7 @@ pub const LECAM_DECAY: f32 = 0.99;
 impl Regularizers {
     /// Refuses weights that are negative or not numbers, naming the flag.
     pub fn validate(&self) -> Result<()> {
-        let flags = [
-            ("--lecam", self.lecam),
-            ("--consistency", self.consistency),
-            ("--lsgan-term", self.lsgan_term),
-            ("--reconstruction", self.reconstruction),
-        ];
-        for (flag, weight) in flags {
+        for (flag, _, weight) in self.each() {
             if !(weight.is_finite() && weight >= 0.0) {
                 bail!("{flag} {weight} is not a usable weight (expected 0 to turn it off, or a positive number such as 0.3)");
             }
@@ -58,14 +52,18 @@ impl Regularizers {
 
     /// How the recipe line names them: "off", or e.g. "LeCam 0.3 · LSGAN term 0.2".
     pub fn describe(&self) -> String {
-        let named = [
-            ("LeCam", self.lecam),
-            ("consistency", self.consistency),
-            ("LSGAN term", self.lsgan_term),
-            ("reconstruction", self.reconstruction),
-        ];
-        let on: Vec<String> = named.iter().filter(|(_, w)| *w > 0.0).map(|(name, w)| format!("{name} {w}")).collect();
+        let on: Vec<String> = self.each().iter().filter(|(_, _, w)| *w > 0.0).map(|(_, name, w)| format!("{name} {w}")).collect();
         if on.is_empty() { "off".to_string() } else { on.join(" · ") }
+    }
+
+    /// Each regulariser's flag, its name in the recipe line, and its weight.
+    fn each(&self) -> [(&'static str, &'static str, f64); 4] {
+        [
+            ("--lecam", "LeCam", self.lecam),
+            ("--consistency", "consistency", self.consistency),
+            ("--lsgan-term", "LSGAN term", self.lsgan_term),
+            ("--reconstruction", "reconstruction", self.reconstruction),
+        ]
     }
 }
 

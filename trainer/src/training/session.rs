@@ -96,8 +96,7 @@ impl Session {
             discriminator: discriminator_config.init(&train_device),
             optimizer_g: adam(),
             optimizer_d: adam(),
-            self_supervision: (options.regularizers.reconstruction > 0.0)
-                .then(|| SelfSupervision::new(&discriminator_config, &train_device)),
+            self_supervision: SelfSupervision::if_asked(&options.regularizers, &discriminator_config, &train_device),
         };
         let (parts, start_step) = match (&resume_from, &saved) {
             (Some(dir), Some(state)) => {

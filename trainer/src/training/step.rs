@@ -166,7 +166,7 @@ mod tests {
             discriminator: discriminator_config.init(&device),
             optimizer_g: adam(),
             optimizer_d: adam(),
-            self_supervision: (regularizers.reconstruction > 0.0).then(|| SelfSupervision::new(&discriminator_config, &device)),
+            self_supervision: SelfSupervision::if_asked(&regularizers, &discriminator_config, &device),
         };
         let pixels: Vec<f32> = (0..batch * 3 * IMAGE_SIZE * IMAGE_SIZE).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
         let real = Tensor::<4>::from_data(TensorData::new(pixels, [batch, 3, IMAGE_SIZE, IMAGE_SIZE]), &device);
