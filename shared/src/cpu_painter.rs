@@ -3,10 +3,11 @@
 //! image by image, then BatchNorm, ReLU and tanh as one pass over the whole tensor each.
 //!
 //! Here activations stay pixel-major (`[image, row, column, channel]`), so that:
-//! - every transposed convolution is one wide matrix product per slice of the batch, each input
-//!   pixel's row of channels times the kernel laid out as `[in channels, 4·4 taps · out channels]`
-//!   (a *patch row*: what the pixel adds to the 4×4 output pixels it reaches), then a scatter that
-//!   adds each tap's run of output channels where it lands, a contiguous vector add;
+//! - every transposed convolution is a wide matrix product ([`Panels`]), each input pixel's row of
+//!   channels times the kernel laid out as `[in channels, 4·4 taps · out channels]` (a *patch
+//!   row*: what the pixel adds to the 4×4 output pixels it reaches), a few pixels at a time, each
+//!   followed at once (still in the cache) by a scatter that adds each tap's run of output
+//!   channels where it lands, a contiguous vector add;
 //! - BatchNorm with its running statistics is a scale and a shift per channel, folded with the
 //!   ReLU (or the output layer's bias and tanh) into one pass;
 //! - the last layer's pixels are already in the order an RGBA image wants, and go to bytes
@@ -16,6 +17,7 @@
 //! another order: portraits agree with it to float rounding (a byte now and then differs by one).
 
 use crate::model::Generator;
+use crate::panel_product::{Panels, TILE_ROWS};
 use crate::tanh_bytes::TanhBytes;
 use burn::nn::BatchNorm;
 use burn::nn::conv::ConvTranspose2d;
@@ -23,9 +25,6 @@ use burn::tensor::Tensor;
 
 /// Kernel taps of every layer: 4×4.
 const TAPS: usize = 16;
-/// A product's patch rows fill about this many values (1 MB), so they are still in the cache
-/// when the scatter reads them back.
-const PATCH_VALUES: usize = 1 << 18;
 
 /// What follows a layer's convolution, per output channel: `x · scale + shift`, then `finish`.
 struct Affine {
@@ -43,8 +42,8 @@ enum Finish {
 /// One transposed convolution (4×4 kernel, no bias: the bias is in [`Affine`]) and what follows it.
 struct Layer {
     /// `[in_channels, TAPS · out_channels]`: for each input channel, the taps in row-major order,
-    /// each a run of `out_channels` weights.
-    kernel: Vec<f32>,
+    /// each a run of `out_channels` weights; in panels for the product.
+    kernel: Panels,
     in_channels: usize,
     out_channels: usize,
     after: Affine,
@@ -124,7 +123,7 @@ impl CpuPainter {
         let mut image = vec![0.0; count * TAPS * first.out_channels];
         // The 1×1 input reaches each of the 4×4 output pixels through one tap: a patch row is
         // already the image's 16 pixels.
-        matmul(count, TAPS * first.out_channels, self.latent_dim, latents, &first.kernel, &mut image);
+        first.kernel.multiply(latents, &mut image);
         first.after.apply(&mut image);
         let mut side = 4;
         let layers = self.doubling.len();
@@ -149,7 +148,7 @@ impl Layer {
             let (input, output, tap) = (i / (out_channels * TAPS), (i / TAPS) % out_channels, i % TAPS);
             kernel[input * TAPS * out_channels + tap * out_channels + output] = *value;
         }
-        Ok(Layer { kernel, in_channels, out_channels, after })
+        Ok(Layer { kernel: Panels::new(&kernel, in_channels, TAPS * out_channels), in_channels, out_channels, after })
     }
 
     /// The stride-2, padding-1 transposed convolution and, with `finish`, what follows it:
@@ -160,14 +159,12 @@ impl Layer {
         let pixels = count * side * side;
         let large = 2 * side;
         let mut out = vec![0.0; count * large * large * outputs];
-        let rows_per_product = (PATCH_VALUES / row_len).clamp(1, pixels);
-        let mut patches = vec![0.0; rows_per_product * row_len];
-        for start in (0..pixels).step_by(rows_per_product) {
-            let rows = rows_per_product.min(pixels - start);
-            let patches = &mut patches[..rows * row_len];
-            matmul(rows, row_len, inputs, &image[start * inputs..(start + rows) * inputs], &self.kernel, patches);
+        let mut patches = vec![0.0; TILE_ROWS * row_len];
+        for (tile, pixels_in) in image[..pixels * inputs].chunks(TILE_ROWS * inputs).enumerate() {
+            let patches = &mut patches[..pixels_in.len() / inputs * row_len];
+            self.kernel.multiply_tile(pixels_in, patches);
             for (row, patch) in patches.chunks_exact(row_len).enumerate() {
-                let pixel = start + row;
+                let pixel = tile * TILE_ROWS + row;
                 let (picture, y, x) = (pixel / (side * side), (pixel / side) % side, pixel % side);
                 // Input pixel (y, x) reaches output rows 2y−1 ..= 2y+2 and the same columns.
                 for ky in 0..4 {
@@ -242,41 +239,6 @@ async fn batch_norm_affine(norm: &BatchNorm) -> Result<Affine, String> {
 async fn values<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, String> {
     let data = tensor.into_data_async().await.map_err(|e| format!("{e:?}"))?;
     data.convert::<f32>().try_into_vec::<f32>().map_err(|e| format!("{e:?}"))
-}
-
-/// `out = lhs · rhs` for row-major `lhs` `[m, k]`, `rhs` `[k, n]` and `out` `[m, n]`, on the
-/// calling thread.
-fn matmul(m: usize, n: usize, k: usize, lhs: &[f32], rhs: &[f32], out: &mut [f32]) {
-    assert!(lhs.len() == m * k && rhs.len() == k * n && out.len() == m * n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    // Computed as outᵀ = rhsᵀ · lhsᵀ (the same memory, read column-major): ~3% faster in
-    // WebAssembly, where gemm then packs the smaller operand. SAFETY: the assert above keeps every
-    // index of the three matrices in its slice; gemm writes `out` without reading it.
-    unsafe {
-        gemm::gemm(
-            n,
-            m,
-            k,
-            out.as_mut_ptr(),
-            n as isize,
-            1,
-            false,
-            rhs.as_ptr(),
-            n as isize,
-            1,
-            lhs.as_ptr(),
-            k as isize,
-            1,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod edits;
 pub mod finite;
 pub mod latent;
 pub mod model;
+pub mod panel_product;
 pub mod pixels;
 pub mod provenance;
 pub mod tanh_bytes;
