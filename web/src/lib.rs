@@ -114,7 +114,7 @@ const BLEND_FRAME_MS: u16 = 100;
 pub struct Painter {
     generator: Generator,
     /// On the CPU, the generator's weights laid out for our own single-threaded forward pass,
-    /// which paints 16 portraits ~10% faster than burn's CPU backend in WebAssembly.
+    /// faster than burn's CPU backend in WebAssembly (`trainer/BENCHMARKS.md`).
     cpu: Option<CpuPainter>,
     directions: Option<Directions>,
     id: String,
