@@ -2,10 +2,11 @@
 //! panels of [`PANEL`] columns, in a shape that WebAssembly's engines run well.
 //!
 //! WebAssembly SIMD has 4-lane vectors and no fused multiply-add, and V8 gives it the 16 vector
-//! registers of x86-64 with one kept for itself. gemm's kernel (12 sums, unrolled twice) ran at
-//! ~3 G multiply-adds/s there, most likely spilling; a tile of 4 rows × 8 columns needs only its
-//! 8 vector sums, one row of the panel (2 vectors) and a broadcast value, and ran ~1.3× faster. The tile's loops are
-//! plain arrays of fixed size, which the compiler turns into vector code for any target (SIMD in
+//! registers of x86-64 with one kept for itself. A tile of 4 rows × 8 columns needs only its 8
+//! vector sums, one row of the panel (2 vectors) and a broadcast value; in Node's V8 it ran the
+//! painter's products at 18–20 G multiply-adds/s, 1.2–1.3× gemm's kernel (12 sums, unrolled
+//! twice), on a 2-core AMD EPYC (trainer/BENCHMARKS.md). The tile's loops are plain arrays of
+//! fixed size, which the compiler turns into vector code for any target (SIMD in
 //! WebAssembly with `+simd128`, SSE or AVX natively), summing in the same order everywhere: each
 //! output is `Σ_k lhs[r, k] · rhs[k, c]` with k ascending, a multiply then an add.
 

@@ -1,7 +1,10 @@
 // The gallery's painter against onnxruntime-web on the same generator, in one headless Chromium:
 // our page on its CPU fallback (`?backend=cpu`, "More portraits": 16 portraits, the page's own
 // `lastBatchMs`, a worker round trip) and onnxruntime-web's WebAssembly backend (SIMD, one thread,
-// `session.run` alone on the same 16 latents), alternating round by round; medians.
+// `session.run` alone on the same 16 latents), alternating round by round; medians. Each page is
+// brought to the front for its own batches, as a visitor sees it: left behind the other page, the
+// gallery's round trips came in ~17 ms steps (33 or 51 ms for a 26-33 ms paint), the background
+// tab's scheduling rather than its painter.
 //
 // usage: node bench.mjs DIST MODEL.onnx LATENTS.json [ROUNDS] [BATCHES]
 //   DIST          the built site (`trunk build --release` → dist/)
@@ -95,6 +98,7 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.lengt
 const all = { ours: [], theirs: [] };
 for (let round = 1; round <= rounds; round++) {
   const ourMs = [];
+  await ours.bringToFront();
   for (let b = 0; b < batches; b++) {
     const count = await ours.evaluate(() => document.getElementById('grid').children.length);
     await ours.click('#more');
@@ -102,6 +106,7 @@ for (let round = 1; round <= rounds; round++) {
     ourMs.push(Number(await ours.evaluate(() => document.body.dataset.lastBatchMs)));
   }
   const theirMs = [];
+  await theirs.bringToFront();
   for (let b = 0; b < batches; b++) theirMs.push((await theirs.evaluate(() => window.paint())).ms);
   all.ours.push(...ourMs);
   all.theirs.push(...theirMs);
