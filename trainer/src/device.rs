@@ -49,8 +49,10 @@ pub fn select(choice: DeviceChoice) -> Result<SelectedDevice> {
 }
 
 fn cpu() -> SelectedDevice {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    SelectedDevice { device: Device::flex(), description: format!("CPU (burn flex, {threads} threads)") }
+    // The pool burn flex and our kernels run on: RAYON_NUM_THREADS, when set, sizes it.
+    let threads = rayon::current_num_threads();
+    let plural = if threads == 1 { "" } else { "s" };
+    SelectedDevice { device: Device::flex(), description: format!("CPU (burn flex, {threads} thread{plural})") }
 }
 
 /// The wgpu device, and whether its adapter is a CPU (software) one such as lavapipe.
