@@ -16,6 +16,7 @@ use crate::training::TrainOptions;
 use crate::training::checkpoint::TrainingState;
 use crate::training::optimizer::adam;
 use crate::training::regularizers::LecamAnchors;
+use crate::training::schedule::LearningRates;
 use crate::training::step::{Phase, noise_batch, train_step};
 
 pub struct BenchOptions {
@@ -86,7 +87,7 @@ fn bench_width(device: &Device, width: usize, options: &BenchOptions) -> Result<
     for step in 0..options.warmup + options.steps {
         let start = Instant::now();
         let scalars;
-        (parts, scalars) = train_step(parts, real(), noise_batch(&plan, step as u64, batch, LATENT_DIM, &train_device), &train_options, &mut plan.rng(STREAM_DIFFAUGMENT, step as u64), &mut LecamAnchors::default(), &mut |_| {});
+        (parts, scalars) = train_step(parts, real(), noise_batch(&plan, step as u64, batch, LATENT_DIM, &train_device), &train_options, LearningRates::constant(&train_options), &mut plan.rng(STREAM_DIFFAUGMENT, step as u64), &mut LecamAnchors::default(), &mut |_| {});
         drop(scalars);
         sync(device)?;
         if step >= options.warmup {
@@ -106,7 +107,7 @@ fn bench_width(device: &Device, width: usize, options: &BenchOptions) -> Result<
             totals[phase as usize] += mark.elapsed().as_secs_f64() * 1e3;
             mark = Instant::now();
         };
-        (parts, _) = train_step(parts, real(), noise_batch(&plan, step as u64, batch, LATENT_DIM, &train_device), &train_options, &mut plan.rng(STREAM_DIFFAUGMENT, step as u64), &mut LecamAnchors::default(), &mut after);
+        (parts, _) = train_step(parts, real(), noise_batch(&plan, step as u64, batch, LATENT_DIM, &train_device), &train_options, LearningRates::constant(&train_options), &mut plan.rng(STREAM_DIFFAUGMENT, step as u64), &mut LecamAnchors::default(), &mut after);
         if let Some(e) = failed {
             return Err(e);
         }

@@ -76,6 +76,7 @@ pub fn demo(options: DemoOptions) -> Result<()> {
         run: run.clone(),
         resume: false,
         epochs_override: None,
+        lr_decay_override: None,
         device: options.device,
         max_steps: None,
         diverge_at_step: None,

@@ -180,6 +180,11 @@ struct TrainArgs {
     /// image back at 32×32 from the discriminator's 8×8 map (MSE); 0: off [default: the recipe's].
     #[arg(long)]
     reconstruction: Option<f64>,
+    /// Steps at the run's end over which both learning rates fall linearly towards 0, so the
+    /// networks settle; 0: constant rates. On --resume it may change, with --epochs
+    /// [default: 0].
+    #[arg(long)]
+    lr_decay: Option<u64>,
     /// Discriminator normalisation.
     #[arg(long, value_enum, default_value_t = NormArg::Batch)]
     disc_norm: NormArg,
@@ -198,7 +203,7 @@ struct TrainArgs {
     /// Steps between reading losses back from the device (progress bar, metrics.csv, TensorBoard).
     #[arg(long, default_value_t = training::options::DEFAULT_LOG_EVERY)]
     log_every: u64,
-    /// Continue the run in --run from its last checkpoint (its saved options are used; --epochs may extend it).
+    /// Continue the run in --run from its last checkpoint (its saved options are used; --epochs may extend it, --lr-decay change how it ends).
     #[arg(long, requires = "run")]
     resume: bool,
     /// Stop after this many steps in this invocation (the run stays resumable).
@@ -543,6 +548,7 @@ fn train(args: TrainArgs) -> Result<()> {
             lsgan_term: args.lsgan_term.unwrap_or(recipe.regularizers.lsgan_term),
             reconstruction: args.reconstruction.unwrap_or(recipe.regularizers.reconstruction),
         },
+        lr_decay: args.lr_decay.unwrap_or(recipe.lr_decay),
     };
     println!("run folder: {}", run.display());
     let outcome = training::train(TrainRequest {
@@ -550,6 +556,7 @@ fn train(args: TrainArgs) -> Result<()> {
         run,
         resume: args.resume,
         epochs_override: args.epochs,
+        lr_decay_override: args.lr_decay,
         device: args.device,
         max_steps: args.max_steps,
         diverge_at_step: args.diverge_at_step,

@@ -139,11 +139,12 @@ fn a_run_on_wgpu_trains_evaluates_and_paints() {
 }
 
 /// A resumed run continues exactly where it stopped: DiffAugment's draws, the weight average,
-/// LeCam's averages, FastGAN's decoder and the optimisers all come back, so it paints what an uninterrupted run
-/// paints — with the default recipe and with every regulariser on.
+/// LeCam's averages, FastGAN's decoder, the optimisers and the learning rates' decay all come
+/// back, so it paints what an uninterrupted run paints — with the default recipe and with every
+/// regulariser and the decay on.
 #[test]
 fn a_resumed_run_paints_what_an_uninterrupted_one_paints() {
-    let regularized = ["--lecam", "0.3", "--consistency", "10", "--lsgan-term", "0.2", "--reconstruction", "1"];
+    let regularized = ["--lecam", "0.3", "--consistency", "10", "--lsgan-term", "0.2", "--reconstruction", "1", "--lr-decay", "3"];
     for (name, extra) in [("default", &[][..]), ("regularized", &regularized[..])] {
         let dir = tempfile::tempdir().unwrap();
         let data = raw_image_folder(dir.path());
@@ -171,6 +172,32 @@ fn a_resumed_run_paints_what_an_uninterrupted_one_paints() {
         ok(&args);
         assert_eq!(sample(&straight, "straight.png"), sample(&resumed, "resumed.png"), "{name}");
     }
+}
+
+/// `--lr-decay N` lowers both learning rates over a run's last N steps, which changes what it
+/// paints; on resume it may change with `--epochs`, and the run decays over its new end.
+#[test]
+fn the_learning_rates_decay_at_a_runs_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = raw_image_folder(dir.path());
+    let data_s = data.to_str().unwrap();
+    let sample = |run: &Path| {
+        let png = run.join("portraits.png");
+        ok(&["sample", "--weights", run.join("generator.bpk").to_str().unwrap(), "--seed", "3", "--count", "4", "--grid", "--out", png.to_str().unwrap()]);
+        std::fs::read(png).unwrap()
+    };
+    let (constant, decayed) = (dir.path().join("constant"), dir.path().join("decayed"));
+    let out = ok(&train_args(data_s, constant.to_str().unwrap(), "cpu"));
+    assert!(!out.contains("decay over"), "{out}");
+    let mut args = train_args(data_s, decayed.to_str().unwrap(), "cpu");
+    args.extend(["--lr-decay", "3"]);
+    let out = ok(&args);
+    assert!(out.contains("learning rates decay over the last 3 steps"), "{out}");
+    assert_ne!(sample(&constant), sample(&decayed), "the decay changed nothing");
+
+    let out = ok(&["train", "--data", data_s, "--run", decayed.to_str().unwrap(), "--device", "cpu", "--resume", "--epochs", "3", "--lr-decay", "2"]);
+    assert!(out.contains("resuming") && out.contains("learning rates decay over the last 2 steps"), "{out}");
+    assert_eq!(checkpoint_step(&decayed), 6);
 }
 
 /// `--recipe article` is the article's training exactly: no DiffAugment, no weight average, no

@@ -1,7 +1,7 @@
 //! Training: the GAN loop and everything it needs — the [`options`] and recipes, the [`step`],
 //! the generator's weight average ([`ema`]), [`diffaugment`], the losses' optional
-//! [`regularizers`] (and FastGAN's [`decoder`]), our Adam ([`optimizer`]),
-//! [`checkpoint`]s, the logs ([`metrics`], [`tensorboard`]), [`samples`] and [`evaluations`]
+//! [`regularizers`] (and FastGAN's [`decoder`]), our Adam ([`optimizer`]) and its learning-rate
+//! [`schedule`], [`checkpoint`]s, the logs ([`metrics`], [`tensorboard`]), [`samples`] and [`evaluations`]
 //! during training — and [`export`], a run's generator out to a file.
 //!
 //! Two recipes: the article's exactly, and the default one for small data sets, which adds
@@ -21,6 +21,7 @@ pub mod options;
 mod progress;
 pub mod regularizers;
 mod samples;
+pub mod schedule;
 mod session;
 pub mod step;
 pub mod tensorboard;
@@ -43,6 +44,8 @@ pub struct TrainRequest {
     pub resume: bool,
     /// `--epochs` given on the command line (on resume it may extend the run).
     pub epochs_override: Option<u64>,
+    /// `--lr-decay` given on the command line (on resume it may change how the run ends).
+    pub lr_decay_override: Option<u64>,
     pub device: DeviceChoice,
     /// Stop after this many steps in this call (tests; the run stays resumable).
     pub max_steps: Option<u64>,

@@ -48,6 +48,10 @@ pub struct TrainOptions {
     /// The weights of LeCam, consistency and the generator's LSGAN term (all 0 in older runs).
     #[serde(default)]
     pub regularizers: Regularizers,
+    /// Steps at the run's end over which both learning rates fall linearly towards 0 (0:
+    /// constant rates, as in older runs); see [`schedule`](super::schedule).
+    #[serde(default)]
+    pub lr_decay: u64,
 }
 
 /// A starting point for the options that shape training.
@@ -105,6 +109,7 @@ impl TrainOptions {
             ema_decay: None,
             eval_every: 0,
             regularizers: Regularizers::default(),
+            lr_decay: 0,
         }
     }
 
@@ -176,11 +181,12 @@ impl TrainOptions {
     /// One line saying how this run trains beyond the article's loop.
     pub fn recipe_line(&self) -> String {
         format!(
-            "recipe: DiffAugment {} · generator EMA {} · regularisers {} · evaluation {}",
+            "recipe: DiffAugment {} · generator EMA {} · regularisers {} · evaluation {}{}",
             self.diffaugment,
             self.ema_decay.map_or("off".to_string(), |d| d.to_string()),
             self.regularizers.describe(),
-            if self.eval_every == 0 { "off".to_string() } else { format!("every {} steps", self.eval_every) }
+            if self.eval_every == 0 { "off".to_string() } else { format!("every {} steps", self.eval_every) },
+            if self.lr_decay == 0 { String::new() } else { format!(" · learning rates decay over the last {} steps", self.lr_decay) }
         )
     }
 }

@@ -23,6 +23,7 @@ use super::options::TrainOptions;
 use super::progress::Progress;
 use super::regularizers::LecamAnchors;
 use super::samples::write_samples;
+use super::schedule::LearningRates;
 use super::step::{StepMetrics, noise_batch, train_step};
 use super::{TrainOutcome, TrainRequest};
 use crate::data::Dataset;
@@ -76,6 +77,9 @@ impl Session {
         let mut options = saved.as_ref().map(|s| s.options.clone()).unwrap_or(request.options.clone());
         if let Some(epochs) = request.epochs_override {
             options.epochs = epochs;
+        }
+        if let Some(lr_decay) = request.lr_decay_override {
+            options.lr_decay = lr_decay;
         }
         options.validate()?;
         std::fs::create_dir_all(&run).with_context(|| format!("cannot create the run folder {}", run.display()))?;
@@ -164,7 +168,8 @@ impl Session {
         let noise = noise_batch(&self.plan, self.step, batch_size, self.generator_config.latent_dim, &self.train_device);
         let mut augment_rng = self.plan.rng(STREAM_DIFFAUGMENT, self.step);
         let parts = self.parts.take().expect("the networks are back after every step");
-        let (mut parts, scalars) = train_step(parts, real, noise, &self.options, &mut augment_rng, &mut self.lecam, &mut |_| {});
+        let rates = LearningRates::at(&self.options, self.step, self.total_steps);
+        let (mut parts, scalars) = train_step(parts, real, noise, &self.options, rates, &mut augment_rng, &mut self.lecam, &mut |_| {});
         self.step += 1;
         if self.diverge_at_step == Some(self.step) {
             parts.generator = super::faults::spoil(parts.generator);

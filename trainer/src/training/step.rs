@@ -15,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use super::checkpoint::TrainingState;
 use super::options::{GeneratorLoss, TrainOptions};
 use super::regularizers::{LecamAnchors, consistency_penalty};
+use super::schedule::LearningRates;
 use crate::data::batches::{BatchPlan, STREAM_NOISE};
 
 /// Feature matching (Salimans et al. 2016): MSE between the batch means of the features.
@@ -59,6 +60,7 @@ pub enum Phase {
 /// One GAN step: the discriminator learns (real → 1, fake → 0, MSE), then the generator, through
 /// the updated discriminator as the reference does. Everything the discriminator sees passes
 /// through `--diffaugment` (drawn from `augment_rng`), the generator's fakes with their gradient.
+/// Both networks learn at `rates` (the options' rates, or their decayed values late in a run).
 /// `lecam` holds LeCam's running averages between steps (untouched when `--lecam` is 0).
 /// `after` is called at the end of each phase.
 /// Returns the updated parts and [D loss, G loss, mean D(x), mean D(G(z))], left on the device:
@@ -68,6 +70,7 @@ pub fn train_step(
     real: Tensor<4>,
     noise: Tensor<2>,
     options: &TrainOptions,
+    rates: LearningRates,
     augment_rng: &mut ChaCha8Rng,
     lecam: &mut LecamAnchors,
     after: &mut dyn FnMut(Phase),
@@ -101,9 +104,9 @@ pub fn train_step(
     after(Phase::DiscriminatorForward);
     let mut grads = d_loss.clone().backward();
     after(Phase::Backward);
-    parts.discriminator = learn(&mut grads, parts.discriminator, &mut parts.optimizer_d, options.lr_d);
+    parts.discriminator = learn(&mut grads, parts.discriminator, &mut parts.optimizer_d, rates.discriminator);
     if let Some(mut self_supervision) = parts.self_supervision.take() {
-        self_supervision.decoder = learn(&mut grads, self_supervision.decoder, &mut self_supervision.optimizer, options.lr_d);
+        self_supervision.decoder = learn(&mut grads, self_supervision.decoder, &mut self_supervision.optimizer, rates.discriminator);
         parts.self_supervision = Some(self_supervision);
     }
     after(Phase::OptimizerStep);
@@ -123,7 +126,7 @@ pub fn train_step(
     after(Phase::DiscriminatorForward);
     let mut grads = g_loss.clone().backward();
     after(Phase::Backward);
-    parts.generator = learn(&mut grads, parts.generator, &mut parts.optimizer_g, options.lr_g);
+    parts.generator = learn(&mut grads, parts.generator, &mut parts.optimizer_g, rates.generator);
     after(Phase::OptimizerStep);
 
     let scalars = Tensor::cat(vec![d_loss.detach(), g_loss.detach(), p_real.detach().mean(), p_fake.detach().mean()], 0);
@@ -175,7 +178,7 @@ mod tests {
         let options = TrainOptions { regularizers, ..TrainOptions::recipe(super::super::Recipe::SmallData, PathBuf::new(), width, batch) };
         let mut lecam = LecamAnchors::default();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let (_, scalars) = train_step(parts, real, noise, &options, &mut rng, &mut lecam, &mut |_| {});
+        let (_, scalars) = train_step(parts, real, noise, &options, LearningRates::constant(&options), &mut rng, &mut lecam, &mut |_| {});
         (StepMetrics::read(scalars).unwrap(), lecam.saved().unwrap())
     }
 
