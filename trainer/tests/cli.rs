@@ -138,6 +138,13 @@ fn a_run_on_wgpu_trains_evaluates_and_paints() {
     assert_eq!(image::open(&png).unwrap().to_rgb8().dimensions(), (64, 64));
 }
 
+/// The PNG bytes of seeds 3–6 of a finished run's generator, painted as a grid beside it.
+fn painted_grid(run: &Path) -> Vec<u8> {
+    let png = run.with_extension("grid.png");
+    ok(&["sample", "--weights", run.join("generator.bpk").to_str().unwrap(), "--seed", "3", "--count", "4", "--grid", "--out", png.to_str().unwrap()]);
+    std::fs::read(png).unwrap()
+}
+
 /// A resumed run continues exactly where it stopped: DiffAugment's draws, the weight average,
 /// LeCam's averages, FastGAN's decoder, the optimisers and the learning rates' decay all come
 /// back, so it paints what an uninterrupted run paints — with the default recipe and with every
@@ -149,11 +156,6 @@ fn a_resumed_run_paints_what_an_uninterrupted_one_paints() {
         let dir = tempfile::tempdir().unwrap();
         let data = raw_image_folder(dir.path());
         let data_s = data.to_str().unwrap();
-        let sample = |run: &Path, png: &str| {
-            let png = dir.path().join(png);
-            ok(&["sample", "--weights", run.join("generator.bpk").to_str().unwrap(), "--seed", "3", "--count", "4", "--grid", "--out", png.to_str().unwrap()]);
-            std::fs::read(png).unwrap()
-        };
         let straight = dir.path().join("straight");
         let mut args = train_args(data_s, straight.to_str().unwrap(), "cpu");
         args.extend(extra);
@@ -170,7 +172,7 @@ fn a_resumed_run_paints_what_an_uninterrupted_one_paints() {
         let mut args = train_args(data_s, resumed.to_str().unwrap(), "cpu");
         args.push("--resume");
         ok(&args);
-        assert_eq!(sample(&straight, "straight.png"), sample(&resumed, "resumed.png"), "{name}");
+        assert_eq!(painted_grid(&straight), painted_grid(&resumed), "{name}");
     }
 }
 
@@ -181,11 +183,6 @@ fn the_learning_rates_decay_at_a_runs_end() {
     let dir = tempfile::tempdir().unwrap();
     let data = raw_image_folder(dir.path());
     let data_s = data.to_str().unwrap();
-    let sample = |run: &Path| {
-        let png = run.join("portraits.png");
-        ok(&["sample", "--weights", run.join("generator.bpk").to_str().unwrap(), "--seed", "3", "--count", "4", "--grid", "--out", png.to_str().unwrap()]);
-        std::fs::read(png).unwrap()
-    };
     let (constant, decayed) = (dir.path().join("constant"), dir.path().join("decayed"));
     let out = ok(&train_args(data_s, constant.to_str().unwrap(), "cpu"));
     assert!(!out.contains("decay over"), "{out}");
@@ -193,7 +190,7 @@ fn the_learning_rates_decay_at_a_runs_end() {
     args.extend(["--lr-decay", "3"]);
     let out = ok(&args);
     assert!(out.contains("learning rates decay over the last 3 steps"), "{out}");
-    assert_ne!(sample(&constant), sample(&decayed), "the decay changed nothing");
+    assert_ne!(painted_grid(&constant), painted_grid(&decayed), "the decay changed nothing");
 
     let out = ok(&["train", "--data", data_s, "--run", decayed.to_str().unwrap(), "--device", "cpu", "--resume", "--epochs", "3", "--lr-decay", "2"]);
     assert!(out.contains("resuming") && out.contains("learning rates decay over the last 2 steps"), "{out}");
