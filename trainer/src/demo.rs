@@ -77,6 +77,7 @@ pub fn demo(options: DemoOptions) -> Result<()> {
         resume: false,
         epochs_override: None,
         lr_decay_override: None,
+        top_k_override: None,
         device: options.device,
         max_steps: None,
         diverge_at_step: None,

@@ -185,6 +185,11 @@ struct TrainArgs {
     /// [default: 0].
     #[arg(long)]
     lr_decay: Option<u64>,
+    /// The share of each batch's fakes that the generator learns from, those the discriminator
+    /// finds most real (top-k training, Sinha et al. 2020); 1: all. On --resume it may change
+    /// [default: 1].
+    #[arg(long)]
+    top_k: Option<f64>,
     /// Discriminator normalisation.
     #[arg(long, value_enum, default_value_t = NormArg::Batch)]
     disc_norm: NormArg,
@@ -203,7 +208,7 @@ struct TrainArgs {
     /// Steps between reading losses back from the device (progress bar, metrics.csv, TensorBoard).
     #[arg(long, default_value_t = training::options::DEFAULT_LOG_EVERY)]
     log_every: u64,
-    /// Continue the run in --run from its last checkpoint (its saved options are used; --epochs may extend it, --lr-decay change how it ends).
+    /// Continue the run in --run from its last checkpoint (its saved options are used; --epochs may extend it, --lr-decay change how it ends, --top-k how the generator learns).
     #[arg(long, requires = "run")]
     resume: bool,
     /// Stop after this many steps in this invocation (the run stays resumable).
@@ -549,6 +554,7 @@ fn train(args: TrainArgs) -> Result<()> {
             reconstruction: args.reconstruction.unwrap_or(recipe.regularizers.reconstruction),
         },
         lr_decay: args.lr_decay.unwrap_or(recipe.lr_decay),
+        top_k: args.top_k.unwrap_or(recipe.top_k),
     };
     println!("run folder: {}", run.display());
     let outcome = training::train(TrainRequest {
@@ -557,6 +563,7 @@ fn train(args: TrainArgs) -> Result<()> {
         resume: args.resume,
         epochs_override: args.epochs,
         lr_decay_override: args.lr_decay,
+        top_k_override: args.top_k,
         device: args.device,
         max_steps: args.max_steps,
         diverge_at_step: args.diverge_at_step,

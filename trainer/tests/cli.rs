@@ -148,10 +148,10 @@ fn painted_grid(run: &Path) -> Vec<u8> {
 /// A resumed run continues exactly where it stopped: DiffAugment's draws, the weight average,
 /// LeCam's averages, FastGAN's decoder, the optimisers and the learning rates' decay all come
 /// back, so it paints what an uninterrupted run paints — with the default recipe and with every
-/// regulariser and the decay on.
+/// regulariser, the decay and top-k training on.
 #[test]
 fn a_resumed_run_paints_what_an_uninterrupted_one_paints() {
-    let regularized = ["--lecam", "0.3", "--consistency", "10", "--lsgan-term", "0.2", "--reconstruction", "1", "--lr-decay", "3"];
+    let regularized = ["--lecam", "0.3", "--consistency", "10", "--lsgan-term", "0.2", "--reconstruction", "1", "--lr-decay", "3", "--top-k", "0.5"];
     for (name, extra) in [("default", &[][..]), ("regularized", &regularized[..])] {
         let dir = tempfile::tempdir().unwrap();
         let data = raw_image_folder(dir.path());
@@ -195,6 +195,27 @@ fn the_learning_rates_decay_at_a_runs_end() {
     let out = ok(&["train", "--data", data_s, "--run", decayed.to_str().unwrap(), "--device", "cpu", "--resume", "--epochs", "3", "--lr-decay", "2"]);
     assert!(out.contains("resuming") && out.contains("learning rates decay over the last 2 steps"), "{out}");
     assert_eq!(checkpoint_step(&decayed), 6);
+}
+
+/// `--top-k` makes the generator learn from the fakes the discriminator finds most real, which
+/// changes what it paints; on resume it may change, and the run says so.
+#[test]
+fn the_generator_may_learn_from_its_best_fakes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = raw_image_folder(dir.path());
+    let data_s = data.to_str().unwrap();
+    let (all, best) = (dir.path().join("all"), dir.path().join("best"));
+    let out = ok(&train_args(data_s, all.to_str().unwrap(), "cpu"));
+    assert!(!out.contains("best 0.5"), "{out}");
+    let mut args = train_args(data_s, best.to_str().unwrap(), "cpu");
+    args.extend(["--top-k", "0.5"]);
+    let out = ok(&args);
+    assert!(out.contains("the generator learns from the best 0.5 of its fakes"), "{out}");
+    assert_ne!(painted_grid(&all), painted_grid(&best), "top-k training changed nothing");
+
+    let out = ok(&["train", "--data", data_s, "--run", best.to_str().unwrap(), "--device", "cpu", "--resume", "--epochs", "3", "--top-k", "1"]);
+    assert!(out.contains("resuming") && !out.contains("best 0.5"), "{out}");
+    assert_eq!(checkpoint_step(&best), 6);
 }
 
 /// `--recipe article` is the article's training exactly: no DiffAugment, no weight average, no
@@ -390,6 +411,8 @@ fn bad_training_input_is_a_clear_error() {
     assert!(err.contains("fewer than one batch") && err.contains("--batch-size"), "{err}");
     let err = fails(&["train", "--data", data.to_str().unwrap(), "--run", run.to_str().unwrap(), "--lr-d=-1"]);
     assert!(err.contains("--lr-d"), "{err}");
+    let err = fails(&["train", "--data", data.to_str().unwrap(), "--run", run.to_str().unwrap(), "--top-k", "0"]);
+    assert!(err.contains("--top-k 0"), "{err}");
     let err = fails(&["export", "--run", dir.path().to_str().unwrap(), "--out", dir.path().join("g.bpk").to_str().unwrap()]);
     assert!(err.contains("no checkpoint"), "{err}");
 }

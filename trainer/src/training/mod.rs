@@ -25,6 +25,7 @@ pub mod schedule;
 mod session;
 pub mod step;
 pub mod tensorboard;
+pub mod top_k;
 
 use anyhow::{Context, Result};
 use std::path::PathBuf;
@@ -46,6 +47,8 @@ pub struct TrainRequest {
     pub epochs_override: Option<u64>,
     /// `--lr-decay` given on the command line (on resume it may change how the run ends).
     pub lr_decay_override: Option<u64>,
+    /// `--top-k` given on the command line (on resume it may change how the run goes on).
+    pub top_k_override: Option<f64>,
     pub device: DeviceChoice,
     /// Stop after this many steps in this call (tests; the run stays resumable).
     pub max_steps: Option<u64>,

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use super::diffaugment::DiffAugment;
 use super::regularizers::Regularizers;
+use super::top_k;
 
 /// What drives the generator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
@@ -52,6 +53,14 @@ pub struct TrainOptions {
     /// constant rates, as in older runs); see [`schedule`](super::schedule).
     #[serde(default)]
     pub lr_decay: u64,
+    /// The share of each batch's fakes, those the discriminator finds most real, that the
+    /// generator learns from (1: all, as in older runs); see [`top_k`](super::top_k).
+    #[serde(default = "all_fakes")]
+    pub top_k: f64,
+}
+
+fn all_fakes() -> f64 {
+    top_k::ALL_FAKES
 }
 
 /// A starting point for the options that shape training.
@@ -110,6 +119,7 @@ impl TrainOptions {
             eval_every: 0,
             regularizers: Regularizers::default(),
             lr_decay: 0,
+            top_k: top_k::ALL_FAKES,
         }
     }
 
@@ -165,6 +175,7 @@ impl TrainOptions {
                 bail!("{flag} {lr} is not a usable learning rate (expected a value between 0 and 1, e.g. 2e-4)");
             }
         }
+        top_k::validate(self.top_k)?;
         self.regularizers.validate()
     }
 
@@ -181,12 +192,13 @@ impl TrainOptions {
     /// One line saying how this run trains beyond the article's loop.
     pub fn recipe_line(&self) -> String {
         format!(
-            "recipe: DiffAugment {} · generator EMA {} · regularisers {} · evaluation {}{}",
+            "recipe: DiffAugment {} · generator EMA {} · regularisers {} · evaluation {}{}{}",
             self.diffaugment,
             self.ema_decay.map_or("off".to_string(), |d| d.to_string()),
             self.regularizers.describe(),
             if self.eval_every == 0 { "off".to_string() } else { format!("every {} steps", self.eval_every) },
-            if self.lr_decay == 0 { String::new() } else { format!(" · learning rates decay over the last {} steps", self.lr_decay) }
+            if self.lr_decay == 0 { String::new() } else { format!(" · learning rates decay over the last {} steps", self.lr_decay) },
+            if self.top_k == top_k::ALL_FAKES { String::new() } else { format!(" · the generator learns from the best {} of its fakes", self.top_k) }
         )
     }
 }

@@ -81,6 +81,9 @@ impl Session {
         if let Some(lr_decay) = request.lr_decay_override {
             options.lr_decay = lr_decay;
         }
+        if let Some(top_k) = request.top_k_override {
+            options.top_k = top_k;
+        }
         options.validate()?;
         std::fs::create_dir_all(&run).with_context(|| format!("cannot create the run folder {}", run.display()))?;
 

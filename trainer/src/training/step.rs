@@ -1,9 +1,10 @@
 //! One GAN step: the discriminator learns with an MSE loss (real → 1, fake → 0), then the
 //! generator by feature matching on the discriminator's 1024-d feature layer (or, with
 //! `--g-loss lsgan`, the seed code's MSE(D(G(z)), 1)); each with the [`regularizers`] the
-//! options weigh in.
+//! options weigh in, the generator from the share of its fakes `--top-k` keeps ([`top_k`]).
 //!
 //! [`regularizers`]: super::regularizers
+//! [`top_k`]: super::top_k
 
 use atelier_shared::{Discriminator, Generator};
 use burn::module::Module;
@@ -16,6 +17,7 @@ use super::checkpoint::TrainingState;
 use super::options::{GeneratorLoss, TrainOptions};
 use super::regularizers::{LecamAnchors, consistency_penalty};
 use super::schedule::LearningRates;
+use super::top_k::best_fakes;
 use crate::data::batches::{BatchPlan, STREAM_NOISE};
 
 /// Feature matching (Salimans et al. 2016): MSE between the batch means of the features.
@@ -114,11 +116,11 @@ pub fn train_step(
     // The discriminator's weights are constants in the generator's step: a frozen copy makes the
     // backward pass skip their gradients, which the generator's optimiser would throw away.
     let judged = parts.discriminator.clone().no_grad().forward(augment(fake));
-    let p = judged.real_probability;
+    let (features, p) = best_fakes(judged.features, judged.real_probability, options.top_k);
     let lsgan = || mse.forward(p.clone(), p.ones_like(), Reduction::Mean);
     let g_loss = match options.g_loss {
         GeneratorLoss::FeatureMatching => {
-            let matching = feature_matching_loss(judged.features, on_real.features);
+            let matching = feature_matching_loss(features, on_real.features);
             if weights.lsgan_term > 0.0 { matching + lsgan() * weights.lsgan_term } else { matching }
         }
         GeneratorLoss::Lsgan => lsgan(),
