@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::device::DeviceChoice;
 use crate::preprocess::{PreprocessOptions, preprocess};
-use crate::training::{Recipe, TrainOptions, TrainRequest, train};
+use crate::training::{Recipe, ResumeChanges, TrainOptions, TrainRequest, train};
 
 /// Marks a folder the demo made, so a second run may replace it and nothing else is touched.
 const MARKER: &str = ".atelier-demo";
@@ -75,9 +75,7 @@ pub fn demo(options: DemoOptions) -> Result<()> {
         },
         run: run.clone(),
         resume: false,
-        epochs_override: None,
-        lr_decay_override: None,
-        top_k_override: None,
+        changes: ResumeChanges::default(),
         device: options.device,
         max_steps: None,
         diverge_at_step: None,

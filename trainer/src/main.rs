@@ -164,8 +164,8 @@ struct TrainArgs {
     #[arg(long, value_enum, default_value_t = GeneratorLoss::FeatureMatching)]
     g_loss: GeneratorLoss,
     /// Weight of LeCam regularisation on the discriminator's loss (Tseng et al. 2021: its outputs
-    /// on reals and fakes pulled towards each other's running average); 0: off
-    /// [default: the recipe's].
+    /// on reals and fakes pulled towards each other's running average); 0: off. On --resume it may
+    /// change [default: the recipe's].
     #[arg(long)]
     lecam: Option<f64>,
     /// Weight of consistency regularisation (bCR: the discriminator judges each image the same
@@ -208,7 +208,7 @@ struct TrainArgs {
     /// Steps between reading losses back from the device (progress bar, metrics.csv, TensorBoard).
     #[arg(long, default_value_t = training::options::DEFAULT_LOG_EVERY)]
     log_every: u64,
-    /// Continue the run in --run from its last checkpoint (its saved options are used; --epochs may extend it, --lr-decay change how it ends, --top-k how the generator learns).
+    /// Continue the run in --run from its last checkpoint (its saved options are used; --epochs may extend it, --lr-decay change how it ends, --top-k and --lecam how the networks learn from here).
     #[arg(long, requires = "run")]
     resume: bool,
     /// Stop after this many steps in this invocation (the run stays resumable).
@@ -561,9 +561,7 @@ fn train(args: TrainArgs) -> Result<()> {
         options,
         run,
         resume: args.resume,
-        epochs_override: args.epochs,
-        lr_decay_override: args.lr_decay,
-        top_k_override: args.top_k,
+        changes: training::ResumeChanges { epochs: args.epochs, lr_decay: args.lr_decay, top_k: args.top_k, lecam: args.lecam },
         device: args.device,
         max_steps: args.max_steps,
         diverge_at_step: args.diverge_at_step,

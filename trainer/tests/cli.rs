@@ -198,7 +198,7 @@ fn the_learning_rates_decay_at_a_runs_end() {
 }
 
 /// `--top-k` makes the generator learn from the fakes the discriminator finds most real, which
-/// changes what it paints; on resume it may change, and the run says so.
+/// changes what it paints; on resume it may change, as may `--lecam`, and the run says so.
 #[test]
 fn the_generator_may_learn_from_its_best_fakes() {
     let dir = tempfile::tempdir().unwrap();
@@ -213,8 +213,9 @@ fn the_generator_may_learn_from_its_best_fakes() {
     assert!(out.contains("the generator learns from the best 0.5 of its fakes"), "{out}");
     assert_ne!(painted_grid(&all), painted_grid(&best), "top-k training changed nothing");
 
-    let out = ok(&["train", "--data", data_s, "--run", best.to_str().unwrap(), "--device", "cpu", "--resume", "--epochs", "3", "--top-k", "1"]);
-    assert!(out.contains("resuming") && !out.contains("best 0.5"), "{out}");
+    let resume = ["train", "--data", data_s, "--run", best.to_str().unwrap(), "--device", "cpu", "--resume", "--epochs", "3"];
+    let out = ok(&[&resume[..], &["--top-k", "1", "--lecam", "0.3"]].concat());
+    assert!(out.contains("resuming") && !out.contains("best 0.5") && out.contains("regularisers LeCam 0.3"), "{out}");
     assert_eq!(checkpoint_step(&best), 6);
 }
 

@@ -43,18 +43,40 @@ pub struct TrainRequest {
     pub options: TrainOptions,
     pub run: PathBuf,
     pub resume: bool,
-    /// `--epochs` given on the command line (on resume it may extend the run).
-    pub epochs_override: Option<u64>,
-    /// `--lr-decay` given on the command line (on resume it may change how the run ends).
-    pub lr_decay_override: Option<u64>,
-    /// `--top-k` given on the command line (on resume it may change how the run goes on).
-    pub top_k_override: Option<f64>,
+    /// The options given on the command line that may change when a run resumes.
+    pub changes: ResumeChanges,
     pub device: DeviceChoice,
     /// Stop after this many steps in this call (tests; the run stays resumable).
     pub max_steps: Option<u64>,
     /// Tests only: the generator's weights become NaN in this step's update.
     pub diverge_at_step: Option<u64>,
     pub progress: bool,
+}
+
+/// The options a resumed run may change (each `None` keeps the run's own): how long it goes on
+/// and how it learns from here, never what its saved state depends on (data, widths, batch size,
+/// seed, augmentation, the weight average).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ResumeChanges {
+    /// `--epochs`: extends (or ends) the run.
+    pub epochs: Option<u64>,
+    /// `--lr-decay`: how the learning rates end.
+    pub lr_decay: Option<u64>,
+    /// `--top-k`: which fakes the generator learns from.
+    pub top_k: Option<f64>,
+    /// `--lecam`: LeCam's weight (its running averages start afresh when a run turns it on).
+    pub lecam: Option<f64>,
+}
+
+impl ResumeChanges {
+    /// `options` with these changes made.
+    pub fn apply(&self, mut options: TrainOptions) -> TrainOptions {
+        options.epochs = self.epochs.unwrap_or(options.epochs);
+        options.lr_decay = self.lr_decay.unwrap_or(options.lr_decay);
+        options.top_k = self.top_k.unwrap_or(options.top_k);
+        options.regularizers.lecam = self.lecam.unwrap_or(options.regularizers.lecam);
+        options
+    }
 }
 
 /// How a call to [`train`] ended.
@@ -94,4 +116,19 @@ pub fn train(request: TrainRequest) -> Result<TrainOutcome> {
         session.after_step(due, &batch, STOP.load(Ordering::SeqCst))?;
     }
     session.finish(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A resumed run keeps its own options but for those changed on the command line.
+    #[test]
+    fn resume_changes_only_what_was_given() {
+        let saved = TrainOptions { lr_decay: 100, top_k: 0.5, ..TrainOptions::recipe(Recipe::SmallData, PathBuf::from("crops"), 16, 64) };
+        let kept = ResumeChanges::default().apply(saved.clone());
+        assert_eq!(format!("{kept:?}"), format!("{saved:?}"));
+        let changed = ResumeChanges { epochs: Some(7), lecam: Some(0.3), ..Default::default() }.apply(saved.clone());
+        assert_eq!((changed.epochs, changed.regularizers.lecam, changed.lr_decay, changed.top_k), (7, 0.3, 100, 0.5));
+    }
 }

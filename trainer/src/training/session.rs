@@ -74,16 +74,10 @@ impl Session {
         let run = request.run.clone();
         let found = checkpoint_to_resume(&run, request.resume)?;
         let (resume_from, saved) = found.map(|f| (f.dir, f.state)).unzip();
-        let mut options = saved.as_ref().map(|s| s.options.clone()).unwrap_or(request.options.clone());
-        if let Some(epochs) = request.epochs_override {
-            options.epochs = epochs;
-        }
-        if let Some(lr_decay) = request.lr_decay_override {
-            options.lr_decay = lr_decay;
-        }
-        if let Some(top_k) = request.top_k_override {
-            options.top_k = top_k;
-        }
+        let options = match &saved {
+            Some(saved) => request.changes.apply(saved.options.clone()),
+            None => request.options.clone(),
+        };
         options.validate()?;
         std::fs::create_dir_all(&run).with_context(|| format!("cannot create the run folder {}", run.display()))?;
 

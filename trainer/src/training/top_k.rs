@@ -61,8 +61,8 @@ mod tests {
         let features = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5], [4, 2]), &device);
         let probability = Tensor::<2>::from_data(TensorData::new(vec![0.1f32, 0.9, 0.3, 0.7], [4, 1]), &device);
         let (kept_features, kept_probability) = best_fakes(features.clone(), probability.clone(), 0.5);
-        assert_eq!(kept_probability.into_data().to_vec::<f32>().unwrap(), vec![0.9, 0.7]);
-        assert_eq!(kept_features.into_data().to_vec::<f32>().unwrap(), vec![1.0, 1.5, 3.0, 3.5]);
+        assert_eq!(kept_probability.into_data().try_to_vec::<f32>().unwrap(), vec![0.9, 0.7]);
+        assert_eq!(kept_features.into_data().try_to_vec::<f32>().unwrap(), vec![1.0, 1.5, 3.0, 3.5]);
         let (all_features, _) = best_fakes(features.clone(), probability, ALL_FAKES);
         assert_eq!(all_features.into_data(), features.into_data());
     }
