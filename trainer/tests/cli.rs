@@ -176,47 +176,44 @@ fn a_resumed_run_paints_what_an_uninterrupted_one_paints() {
     }
 }
 
-/// `--lr-decay N` lowers both learning rates over a run's last N steps, which changes what it
-/// paints; on resume it may change with `--epochs`, and the run decays over its new end.
-#[test]
-fn the_learning_rates_decay_at_a_runs_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = raw_image_folder(dir.path());
-    let data_s = data.to_str().unwrap();
-    let (constant, decayed) = (dir.path().join("constant"), dir.path().join("decayed"));
-    let out = ok(&train_args(data_s, constant.to_str().unwrap(), "cpu"));
-    assert!(!out.contains("decay over"), "{out}");
-    let mut args = train_args(data_s, decayed.to_str().unwrap(), "cpu");
-    args.extend(["--lr-decay", "3"]);
+/// Trains `run` with the test's arguments and `extra` (its recipe line must say `says`), checks
+/// that it paints otherwise than `plain`, then resumes it to 3 epochs with `on_resume`; returns
+/// what the resumed run printed.
+fn trained_otherwise_and_resumed(data: &str, plain: &Path, run: &Path, extra: &[&str], says: &str, on_resume: &[&str]) -> String {
+    let mut args = train_args(data, run.to_str().unwrap(), "cpu");
+    args.extend(extra);
     let out = ok(&args);
-    assert!(out.contains("learning rates decay over the last 3 steps"), "{out}");
-    assert_ne!(painted_grid(&constant), painted_grid(&decayed), "the decay changed nothing");
-
-    let out = ok(&["train", "--data", data_s, "--run", decayed.to_str().unwrap(), "--device", "cpu", "--resume", "--epochs", "3", "--lr-decay", "2"]);
-    assert!(out.contains("resuming") && out.contains("learning rates decay over the last 2 steps"), "{out}");
-    assert_eq!(checkpoint_step(&decayed), 6);
+    assert!(out.contains(says), "{out}");
+    assert_ne!(painted_grid(plain), painted_grid(run), "{extra:?} changed nothing");
+    let resume = ["train", "--data", data, "--run", run.to_str().unwrap(), "--device", "cpu", "--resume", "--epochs", "3"];
+    let out = ok(&[&resume[..], on_resume].concat());
+    assert!(out.contains("resuming"), "{out}");
+    assert_eq!(checkpoint_step(run), 6);
+    out
 }
 
-/// `--top-k` makes the generator learn from the fakes the discriminator finds most real, which
-/// changes what it paints; on resume it may change, as may `--lecam`, and the run says so.
+/// `--lr-decay N` lowers both learning rates over a run's last N steps, and `--top-k` makes the
+/// generator learn from the fakes the discriminator finds most real: each changes what a run
+/// paints. On resume each may change with `--epochs` (as may `--lecam`), and the run says so: a
+/// decay then runs over the run's new end.
 #[test]
-fn the_generator_may_learn_from_its_best_fakes() {
+fn learning_options_change_the_painting_and_may_change_on_resume() {
     let dir = tempfile::tempdir().unwrap();
     let data = raw_image_folder(dir.path());
     let data_s = data.to_str().unwrap();
-    let (all, best) = (dir.path().join("all"), dir.path().join("best"));
-    let out = ok(&train_args(data_s, all.to_str().unwrap(), "cpu"));
-    assert!(!out.contains("best 0.5"), "{out}");
-    let mut args = train_args(data_s, best.to_str().unwrap(), "cpu");
-    args.extend(["--top-k", "0.5"]);
-    let out = ok(&args);
-    assert!(out.contains("the generator learns from the best 0.5 of its fakes"), "{out}");
-    assert_ne!(painted_grid(&all), painted_grid(&best), "top-k training changed nothing");
+    let plain = dir.path().join("plain");
+    let out = ok(&train_args(data_s, plain.to_str().unwrap(), "cpu"));
+    assert!(!out.contains("decay over") && !out.contains("best 0.5"), "{out}");
 
-    let resume = ["train", "--data", data_s, "--run", best.to_str().unwrap(), "--device", "cpu", "--resume", "--epochs", "3"];
-    let out = ok(&[&resume[..], &["--top-k", "1", "--lecam", "0.3"]].concat());
-    assert!(out.contains("resuming") && !out.contains("best 0.5") && out.contains("regularisers LeCam 0.3"), "{out}");
-    assert_eq!(checkpoint_step(&best), 6);
+    let decayed = dir.path().join("decayed");
+    let says = "learning rates decay over the last 3 steps";
+    let out = trained_otherwise_and_resumed(data_s, &plain, &decayed, &["--lr-decay", "3"], says, &["--lr-decay", "2"]);
+    assert!(out.contains("learning rates decay over the last 2 steps"), "{out}");
+
+    let best = dir.path().join("best");
+    let says = "the generator learns from the best 0.5 of its fakes";
+    let out = trained_otherwise_and_resumed(data_s, &plain, &best, &["--top-k", "0.5"], says, &["--top-k", "1", "--lecam", "0.3"]);
+    assert!(!out.contains("best 0.5") && out.contains("regularisers LeCam 0.3"), "{out}");
 }
 
 /// `--recipe article` is the article's training exactly: no DiffAugment, no weight average, no
