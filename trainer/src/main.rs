@@ -180,6 +180,12 @@ struct TrainArgs {
     /// image back at 32×32 from the discriminator's 8×8 map (MSE); 0: off [default: the recipe's].
     #[arg(long)]
     reconstruction: Option<f64>,
+    /// Weight of sliced matching added to feature matching in the generator's loss: the fakes'
+    /// discriminator features matched to the reals' along random directions as whole
+    /// distributions, not only their means (Deshpande et al. 2018); 0: off. On --resume it may
+    /// change [default: the recipe's].
+    #[arg(long)]
+    sliced_matching: Option<f64>,
     /// Steps at the run's end over which both learning rates fall linearly towards 0, so the
     /// networks settle; 0: constant rates. On --resume it may change, with --epochs
     /// [default: 0].
@@ -208,7 +214,7 @@ struct TrainArgs {
     /// Steps between reading losses back from the device (progress bar, metrics.csv, TensorBoard).
     #[arg(long, default_value_t = training::options::DEFAULT_LOG_EVERY)]
     log_every: u64,
-    /// Continue the run in --run from its last checkpoint (its saved options are used; --epochs may extend it, --lr-decay change how it ends, --top-k and --lecam how the networks learn from here).
+    /// Continue the run in --run from its last checkpoint (its saved options are used; --epochs may extend it, --lr-decay change how it ends, --top-k, --lecam and --sliced-matching how the networks learn from here).
     #[arg(long, requires = "run")]
     resume: bool,
     /// Stop after this many steps in this invocation (the run stays resumable).
@@ -552,6 +558,7 @@ fn train(args: TrainArgs) -> Result<()> {
             consistency: args.consistency.unwrap_or(recipe.regularizers.consistency),
             lsgan_term: args.lsgan_term.unwrap_or(recipe.regularizers.lsgan_term),
             reconstruction: args.reconstruction.unwrap_or(recipe.regularizers.reconstruction),
+            sliced_matching: args.sliced_matching.unwrap_or(recipe.regularizers.sliced_matching),
         },
         lr_decay: args.lr_decay.unwrap_or(recipe.lr_decay),
         top_k: args.top_k.unwrap_or(recipe.top_k),
@@ -561,7 +568,13 @@ fn train(args: TrainArgs) -> Result<()> {
         options,
         run,
         resume: args.resume,
-        changes: training::ResumeChanges { epochs: args.epochs, lr_decay: args.lr_decay, top_k: args.top_k, lecam: args.lecam },
+        changes: training::ResumeChanges {
+            epochs: args.epochs,
+            lr_decay: args.lr_decay,
+            top_k: args.top_k,
+            lecam: args.lecam,
+            sliced_matching: args.sliced_matching,
+        },
         device: args.device,
         max_steps: args.max_steps,
         diverge_at_step: args.diverge_at_step,

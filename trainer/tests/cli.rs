@@ -148,10 +148,10 @@ fn painted_grid(run: &Path) -> Vec<u8> {
 /// A resumed run continues exactly where it stopped: DiffAugment's draws, the weight average,
 /// LeCam's averages, FastGAN's decoder, the optimisers and the learning rates' decay all come
 /// back, so it paints what an uninterrupted run paints — with the default recipe and with every
-/// regulariser, the decay and top-k training on.
+/// regulariser (sliced matching's random directions included), the decay and top-k training on.
 #[test]
 fn a_resumed_run_paints_what_an_uninterrupted_one_paints() {
-    let regularized = ["--lecam", "0.3", "--consistency", "10", "--lsgan-term", "0.2", "--reconstruction", "1", "--lr-decay", "3", "--top-k", "0.5"];
+    let regularized = ["--lecam", "0.3", "--consistency", "10", "--lsgan-term", "0.2", "--reconstruction", "1", "--sliced-matching", "1", "--lr-decay", "3", "--top-k", "0.5"];
     for (name, extra) in [("default", &[][..]), ("regularized", &regularized[..])] {
         let dir = tempfile::tempdir().unwrap();
         let data = raw_image_folder(dir.path());
@@ -161,7 +161,7 @@ fn a_resumed_run_paints_what_an_uninterrupted_one_paints() {
         args.extend(extra);
         let out = ok(&args);
         if !extra.is_empty() {
-            assert!(out.contains("regularisers LeCam 0.3 · consistency 10 · LSGAN term 0.2 · reconstruction 1"), "{out}");
+            assert!(out.contains("regularisers LeCam 0.3 · consistency 10 · LSGAN term 0.2 · reconstruction 1 · sliced matching 1"), "{out}");
             assert!(straight.join("checkpoint/decoder.bpk").is_file(), "the decoder is checkpointed");
         }
         let resumed = dir.path().join("resumed");
@@ -194,8 +194,8 @@ fn trained_otherwise_and_resumed(data: &str, plain: &Path, run: &Path, extra: &[
 
 /// `--lr-decay N` lowers both learning rates over a run's last N steps, and `--top-k` makes the
 /// generator learn from the fakes the discriminator finds most real: each changes what a run
-/// paints. On resume each may change with `--epochs` (as may `--lecam`), and the run says so: a
-/// decay then runs over the run's new end.
+/// paints. On resume each may change with `--epochs` (as may `--lecam` and `--sliced-matching`),
+/// and the run says so: a decay then runs over the run's new end.
 #[test]
 fn learning_options_change_the_painting_and_may_change_on_resume() {
     let dir = tempfile::tempdir().unwrap();
@@ -212,8 +212,9 @@ fn learning_options_change_the_painting_and_may_change_on_resume() {
 
     let best = dir.path().join("best");
     let says = "the generator learns from the best 0.5 of its fakes";
-    let out = trained_otherwise_and_resumed(data_s, &plain, &best, &["--top-k", "0.5"], says, &["--top-k", "1", "--lecam", "0.3"]);
-    assert!(!out.contains("best 0.5") && out.contains("regularisers LeCam 0.3"), "{out}");
+    let on_resume = ["--top-k", "1", "--lecam", "0.3", "--sliced-matching", "0.5"];
+    let out = trained_otherwise_and_resumed(data_s, &plain, &best, &["--top-k", "0.5"], says, &on_resume);
+    assert!(!out.contains("best 0.5") && out.contains("regularisers LeCam 0.3 · sliced matching 0.5"), "{out}");
 }
 
 /// `--recipe article` is the article's training exactly: no DiffAugment, no weight average, no

@@ -1,6 +1,6 @@
 //! Training: the GAN loop and everything it needs — the [`options`] and recipes, the [`step`],
 //! the generator's weight average ([`ema`]), [`diffaugment`], the losses' optional
-//! [`regularizers`] (and FastGAN's [`decoder`]), our Adam ([`optimizer`]) and its learning-rate
+//! [`regularizers`] (FastGAN's [`decoder`], [`sliced_matching`]), our Adam ([`optimizer`]) and its learning-rate
 //! [`schedule`], [`checkpoint`]s, the logs ([`metrics`], [`tensorboard`]), [`samples`] and [`evaluations`]
 //! during training — and [`export`], a run's generator out to a file.
 //!
@@ -23,6 +23,7 @@ pub mod regularizers;
 mod samples;
 pub mod schedule;
 mod session;
+pub mod sliced_matching;
 pub mod step;
 pub mod tensorboard;
 pub mod top_k;
@@ -66,6 +67,8 @@ pub struct ResumeChanges {
     pub top_k: Option<f64>,
     /// `--lecam`: LeCam's weight (its running averages start afresh when a run turns it on).
     pub lecam: Option<f64>,
+    /// `--sliced-matching`: the weight of sliced matching in the generator's loss.
+    pub sliced_matching: Option<f64>,
 }
 
 impl ResumeChanges {
@@ -75,6 +78,7 @@ impl ResumeChanges {
         options.lr_decay = self.lr_decay.unwrap_or(options.lr_decay);
         options.top_k = self.top_k.unwrap_or(options.top_k);
         options.regularizers.lecam = self.lecam.unwrap_or(options.regularizers.lecam);
+        options.regularizers.sliced_matching = self.sliced_matching.unwrap_or(options.regularizers.sliced_matching);
         options
     }
 }
@@ -128,7 +132,8 @@ mod tests {
         let saved = TrainOptions { lr_decay: 100, top_k: 0.5, ..TrainOptions::recipe(Recipe::SmallData, PathBuf::from("crops"), 16, 64) };
         let kept = ResumeChanges::default().apply(saved.clone());
         assert_eq!(format!("{kept:?}"), format!("{saved:?}"));
-        let changed = ResumeChanges { epochs: Some(7), lecam: Some(0.3), ..Default::default() }.apply(saved.clone());
+        let changed = ResumeChanges { epochs: Some(7), lecam: Some(0.3), sliced_matching: Some(1.0), ..Default::default() }.apply(saved.clone());
         assert_eq!((changed.epochs, changed.regularizers.lecam, changed.lr_decay, changed.top_k), (7, 0.3, 100, 0.5));
+        assert_eq!(changed.regularizers.sliced_matching, 1.0);
     }
 }

@@ -10,6 +10,8 @@
 //! - **An LSGAN term** for the generator: MSE(D(G(z)), 1) added to feature matching, so the
 //!   generator is also pushed towards what the discriminator calls real, not only towards the
 //!   real batch's mean features.
+//! - **Sliced matching** for the generator: the fakes' features matched to the reals' as whole
+//!   distributions ([`sliced_matching`](super::sliced_matching)), added to feature matching.
 //!
 //! The discriminator's outputs here are its probabilities (our losses are MSE on them), not
 //! logits as in the papers, so the weights differ from theirs.
@@ -34,6 +36,9 @@ pub struct Regularizers {
     /// The weight of the decoder's reconstruction error on the discriminator's loss.
     #[serde(default)]
     pub reconstruction: f64,
+    /// Sliced matching's weight on the generator's loss (with feature matching).
+    #[serde(default)]
+    pub sliced_matching: f64,
 }
 
 /// The decay of LeCam's running averages (the papers' 0.99).
@@ -57,12 +62,13 @@ impl Regularizers {
     }
 
     /// Each regulariser's flag, its name in the recipe line, and its weight.
-    fn each(&self) -> [(&'static str, &'static str, f64); 4] {
+    fn each(&self) -> [(&'static str, &'static str, f64); 5] {
         [
             ("--lecam", "LeCam", self.lecam),
             ("--consistency", "consistency", self.consistency),
             ("--lsgan-term", "LSGAN term", self.lsgan_term),
             ("--reconstruction", "reconstruction", self.reconstruction),
+            ("--sliced-matching", "sliced matching", self.sliced_matching),
         ]
     }
 }

@@ -17,6 +17,7 @@ use super::checkpoint::TrainingState;
 use super::options::{GeneratorLoss, TrainOptions};
 use super::regularizers::{LecamAnchors, consistency_penalty};
 use super::schedule::LearningRates;
+use super::sliced_matching::{DIRECTIONS, random_directions, sliced_matching_loss};
 use super::top_k::best_fakes;
 use crate::data::batches::{BatchPlan, STREAM_NOISE};
 
@@ -120,8 +121,16 @@ pub fn train_step(
     let lsgan = || mse.forward(p.clone(), p.ones_like(), Reduction::Mean);
     let g_loss = match options.g_loss {
         GeneratorLoss::FeatureMatching => {
-            let matching = feature_matching_loss(features, on_real.features);
-            if weights.lsgan_term > 0.0 { matching + lsgan() * weights.lsgan_term } else { matching }
+            let mut matching = feature_matching_loss(features.clone(), on_real.features.clone());
+            if weights.lsgan_term > 0.0 {
+                matching = matching + lsgan() * weights.lsgan_term;
+            }
+            if weights.sliced_matching > 0.0 {
+                // Drawn after the step's augmentations, so turning the term on changes nothing else.
+                let directions = random_directions(&mut *augment_rng, features.dims()[1], DIRECTIONS, &features.device());
+                matching = matching + sliced_matching_loss(features, on_real.features, directions) * weights.sliced_matching;
+            }
+            matching
         }
         GeneratorLoss::Lsgan => lsgan(),
     };
@@ -194,7 +203,8 @@ mod tests {
         let (consistency, _) = one_step(Regularizers { consistency: 10.0, ..Default::default() });
         let (lsgan, _) = one_step(Regularizers { lsgan_term: 0.2, ..Default::default() });
         let (reconstruction, _) = one_step(Regularizers { reconstruction: 1.0, ..Default::default() });
-        for with in [lecam, consistency, lsgan, reconstruction] {
+        let (sliced, _) = one_step(Regularizers { sliced_matching: 1.0, ..Default::default() });
+        for with in [lecam, consistency, lsgan, reconstruction, sliced] {
             assert_eq!((with.d_real, with.d_fake), (plain.d_real, plain.d_fake), "{with:?} {plain:?}");
         }
         assert!(lecam.d_loss > plain.d_loss, "{lecam:?} {plain:?}");
@@ -203,6 +213,8 @@ mod tests {
         // The discriminator learns as in the plain step; the generator's loss gains 0.2 × MSE(D(G(z)), 1).
         assert_eq!(lsgan.d_loss, plain.d_loss);
         assert!(lsgan.g_loss > plain.g_loss + 0.01, "{lsgan:?} {plain:?}");
+        assert_eq!(sliced.d_loss, plain.d_loss);
+        assert!(sliced.g_loss > plain.g_loss, "{sliced:?} {plain:?}");
         let [real, fake] = averages.expect("LeCam keeps its averages");
         assert!((real - plain.d_real).abs() < 1e-6 && (fake - plain.d_fake).abs() < 1e-6, "{real} {fake} {plain:?}");
     }
