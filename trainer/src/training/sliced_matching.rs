@@ -6,8 +6,9 @@
 //! others make up for them on average. Here both batches' features are projected on random unit
 //! directions; along each, the fakes' sorted values are pulled towards the reals' sorted values,
 //! so each fake answers for its own place in the real distribution.
-//! On the 536 painting crops, resumed at step 5,504 to 8,000 at weights 1 and 5, it did not beat
-//! feature matching alone (README: the recipe tables), so it is off by default.
+//!
+//! On the 536 painting crops, turned on from step 5,504 to step 8,000 at weights 1 and 5, it did
+//! not beat feature matching alone (README: the recipe tables), so it is off by default.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::RngCore;
