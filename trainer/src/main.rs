@@ -134,6 +134,11 @@ struct TrainArgs {
     /// Width multiplier of both networks (64 is the article's; smaller trains faster).
     #[arg(long, default_value_t = 64)]
     width: usize,
+    /// Width of the discriminator alone, when it should differ from --width's (e.g. --width 24
+    /// --disc-width 16: a wider painter judged by a discriminator that fits the crops less soon)
+    /// [default: --width].
+    #[arg(long)]
+    disc_width: Option<usize>,
     /// Starting point for --diffaugment, --ema-decay, --eval-every and the learning rates:
     /// small-data (DiffAugment, generator EMA, evaluation; for runs of thousands of steps), short
     /// (three times the learning rates, generator EMA, evaluation; for shorter runs) or the article's
@@ -562,6 +567,7 @@ fn train(args: TrainArgs) -> Result<()> {
         },
         lr_decay: args.lr_decay.unwrap_or(recipe.lr_decay),
         top_k: args.top_k.unwrap_or(recipe.top_k),
+        disc_width: args.disc_width,
     };
     println!("run folder: {}", run.display());
     let outcome = training::train(TrainRequest {

@@ -148,10 +148,11 @@ fn painted_grid(run: &Path) -> Vec<u8> {
 /// A resumed run continues exactly where it stopped: DiffAugment's draws, the weight average,
 /// LeCam's averages, FastGAN's decoder, the optimisers and the learning rates' decay all come
 /// back, so it paints what an uninterrupted run paints — with the default recipe and with every
-/// regulariser (sliced matching's random directions included), the decay and top-k training on.
+/// regulariser (sliced matching's random directions included), the decay, top-k training and a
+/// discriminator narrower than the generator on.
 #[test]
 fn a_resumed_run_paints_what_an_uninterrupted_one_paints() {
-    let regularized = ["--lecam", "0.3", "--consistency", "10", "--lsgan-term", "0.2", "--reconstruction", "1", "--sliced-matching", "1", "--lr-decay", "3", "--top-k", "0.5"];
+    let regularized = ["--lecam", "0.3", "--consistency", "10", "--lsgan-term", "0.2", "--reconstruction", "1", "--sliced-matching", "1", "--lr-decay", "3", "--top-k", "0.5", "--disc-width", "4"];
     for (name, extra) in [("default", &[][..]), ("regularized", &regularized[..])] {
         let dir = tempfile::tempdir().unwrap();
         let data = raw_image_folder(dir.path());
@@ -163,6 +164,9 @@ fn a_resumed_run_paints_what_an_uninterrupted_one_paints() {
         if !extra.is_empty() {
             assert!(out.contains("regularisers LeCam 0.3 · consistency 10 · LSGAN term 0.2 · reconstruction 1 · sliced matching 1"), "{out}");
             assert!(straight.join("checkpoint/decoder.bpk").is_file(), "the decoder is checkpointed");
+            assert!(out.contains("· discriminator width 4"), "{out}");
+            let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(straight.join("checkpoint/state.json")).unwrap()).unwrap();
+            assert_eq!((state["generator"]["width"].as_u64(), state["discriminator"]["width"].as_u64()), (Some(8), Some(4)), "{state}");
         }
         let resumed = dir.path().join("resumed");
         let mut args = train_args(data_s, resumed.to_str().unwrap(), "cpu");
@@ -412,6 +416,8 @@ fn bad_training_input_is_a_clear_error() {
     assert!(err.contains("--lr-d"), "{err}");
     let err = fails(&["train", "--data", data.to_str().unwrap(), "--run", run.to_str().unwrap(), "--top-k", "0"]);
     assert!(err.contains("--top-k 0"), "{err}");
+    let err = fails(&["train", "--data", data.to_str().unwrap(), "--run", run.to_str().unwrap(), "--disc-width", "0"]);
+    assert!(err.contains("--disc-width must be at least 1"), "{err}");
     let err = fails(&["export", "--run", dir.path().to_str().unwrap(), "--out", dir.path().join("g.bpk").to_str().unwrap()]);
     assert!(err.contains("no checkpoint"), "{err}");
 }

@@ -57,6 +57,10 @@ pub struct TrainOptions {
     /// generator learns from (1: all, as in older runs); see [`top_k`](super::top_k).
     #[serde(default = "all_fakes")]
     pub top_k: f64,
+    /// The discriminator's width when it differs from the generator's (`None`: `width`, as in
+    /// older runs); see [`TrainOptions::discriminator_width`].
+    #[serde(default)]
+    pub disc_width: Option<usize>,
 }
 
 fn all_fakes() -> f64 {
@@ -120,7 +124,15 @@ impl TrainOptions {
             regularizers: Regularizers::default(),
             lr_decay: 0,
             top_k: top_k::ALL_FAKES,
+            disc_width: None,
         }
+    }
+
+    /// The discriminator's width: `--disc-width`, else the generator's. A wider discriminator
+    /// grows sure of a few hundred crops sooner (width 24's mean D(x) over steps 4,000–5,000 was
+    /// 0.88 against width 16's 0.84), so the generator may be widened alone.
+    pub fn discriminator_width(&self) -> usize {
+        self.disc_width.unwrap_or(self.width)
     }
 
     /// The options of `recipe` on `data` at `width` and `batch_size`.
@@ -153,6 +165,7 @@ impl TrainOptions {
             ("--epochs", self.epochs),
             ("--batch-size", self.batch_size as u64),
             ("--width", self.width as u64),
+            ("--disc-width", self.discriminator_width() as u64),
             ("--checkpoint-every", self.checkpoint_every),
             ("--sample-every", self.sample_every),
             ("--log-every", self.log_every),
@@ -192,13 +205,17 @@ impl TrainOptions {
     /// One line saying how this run trains beyond the article's loop.
     pub fn recipe_line(&self) -> String {
         format!(
-            "recipe: DiffAugment {} · generator EMA {} · regularisers {} · evaluation {}{}{}",
+            "recipe: DiffAugment {} · generator EMA {} · regularisers {} · evaluation {}{}{}{}",
             self.diffaugment,
             self.ema_decay.map_or("off".to_string(), |d| d.to_string()),
             self.regularizers.describe(),
             if self.eval_every == 0 { "off".to_string() } else { format!("every {} steps", self.eval_every) },
             if self.lr_decay == 0 { String::new() } else { format!(" · learning rates decay over the last {} steps", self.lr_decay) },
-            if self.top_k == top_k::ALL_FAKES { String::new() } else { format!(" · the generator learns from the best {} of its fakes", self.top_k) }
+            if self.top_k == top_k::ALL_FAKES { String::new() } else { format!(" · the generator learns from the best {} of its fakes", self.top_k) },
+            match self.disc_width {
+                Some(width) if width != self.width => format!(" · discriminator width {width}"),
+                _ => String::new(),
+            }
         )
     }
 }
