@@ -131,7 +131,8 @@ struct TrainArgs {
     /// Images per step.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
-    /// Width multiplier of both networks (64 is the article's; smaller trains faster).
+    /// Width multiplier of both networks (64 is the article's; smaller trains faster; the
+    /// discriminator's may differ, --disc-width).
     #[arg(long, default_value_t = 64)]
     width: usize,
     /// Width of the discriminator alone, when it should differ from --width's (e.g. --width 24
