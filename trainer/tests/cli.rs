@@ -63,7 +63,7 @@ fn full_cycle_on_the_cpu_backend() {
     for key in ["swd_64", "swd_32", "swd_16", "swd_floor", "face_rate", "diversity", "nearest_crop", "high_frequency"] {
         assert!(last.contains_key(key), "{key} missing: {last:?}");
     }
-    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("checkpoint/state.json")).unwrap()).unwrap();
+    let state = checkpoint_state(&run);
     assert!(state["best"]["swd"].as_f64().unwrap() > 0.0, "{state}");
 
     // Export (full, half and 8-bit) and sampling.
@@ -165,7 +165,7 @@ fn a_resumed_run_paints_what_an_uninterrupted_one_paints() {
             assert!(out.contains("regularisers LeCam 0.3 · consistency 10 · LSGAN term 0.2 · reconstruction 1 · sliced matching 1"), "{out}");
             assert!(straight.join("checkpoint/decoder.bpk").is_file(), "the decoder is checkpointed");
             assert!(out.contains("· discriminator width 4"), "{out}");
-            let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(straight.join("checkpoint/state.json")).unwrap()).unwrap();
+            let state = checkpoint_state(&straight);
             assert_eq!((state["generator"]["width"].as_u64(), state["discriminator"]["width"].as_u64()), (Some(8), Some(4)), "{state}");
         }
         let resumed = dir.path().join("resumed");

@@ -68,9 +68,12 @@ pub fn ok_stdout(args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// The run's last checkpoint's state (step, options, both networks' configs, best evaluation).
+pub fn checkpoint_state(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("checkpoint/state.json")).unwrap()).unwrap()
+}
+
 pub fn checkpoint_step(run: &Path) -> u64 {
-    let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("checkpoint/state.json")).unwrap()).unwrap();
-    state["step"].as_u64().unwrap()
+    checkpoint_state(run)["step"].as_u64().unwrap()
 }
 
