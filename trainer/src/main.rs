@@ -202,6 +202,11 @@ struct TrainArgs {
     /// [default: 1].
     #[arg(long)]
     top_k: Option<f64>,
+    /// The discriminator's target for real images, below 1 so it is never rewarded for certainty
+    /// about them (one-sided label smoothing, Salimans et al. 2016); 1: none. On --resume it may
+    /// change [default: 1].
+    #[arg(long)]
+    real_label: Option<f64>,
     /// Discriminator normalisation.
     #[arg(long, value_enum, default_value_t = NormArg::Batch)]
     disc_norm: NormArg,
@@ -220,7 +225,7 @@ struct TrainArgs {
     /// Steps between reading losses back from the device (progress bar, metrics.csv, TensorBoard).
     #[arg(long, default_value_t = training::options::DEFAULT_LOG_EVERY)]
     log_every: u64,
-    /// Continue the run in --run from its last checkpoint (its saved options are used; --epochs may extend it, --lr-decay change how it ends, --top-k, --lecam and --sliced-matching how the networks learn from here).
+    /// Continue the run in --run from its last checkpoint (its saved options are used; --epochs may extend it, --lr-decay change how it ends, --top-k, --lecam, --sliced-matching and --real-label how the networks learn from here).
     #[arg(long, requires = "run")]
     resume: bool,
     /// Stop after this many steps in this invocation (the run stays resumable).
@@ -569,6 +574,7 @@ fn train(args: TrainArgs) -> Result<()> {
         lr_decay: args.lr_decay.unwrap_or(recipe.lr_decay),
         top_k: args.top_k.unwrap_or(recipe.top_k),
         disc_width: args.disc_width,
+        real_label: args.real_label.unwrap_or(recipe.real_label),
     };
     println!("run folder: {}", run.display());
     let outcome = training::train(TrainRequest {
@@ -581,6 +587,7 @@ fn train(args: TrainArgs) -> Result<()> {
             top_k: args.top_k,
             lecam: args.lecam,
             sliced_matching: args.sliced_matching,
+            real_label: args.real_label,
         },
         device: args.device,
         max_steps: args.max_steps,

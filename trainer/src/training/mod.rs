@@ -1,6 +1,6 @@
 //! Training: the GAN loop and everything it needs — the [`options`] and recipes, the [`step`],
 //! the generator's weight average ([`ema`]), [`diffaugment`], the losses' optional
-//! [`regularizers`] (FastGAN's [`decoder`], [`sliced_matching`]), our Adam ([`optimizer`]) and its learning-rate
+//! [`regularizers`] (FastGAN's [`decoder`], [`sliced_matching`]), one-sided [`label_smoothing`], our Adam ([`optimizer`]) and its learning-rate
 //! [`schedule`], [`checkpoint`]s, the logs ([`metrics`], [`tensorboard`]), [`samples`] and [`evaluations`]
 //! during training — and [`export`], a run's generator out to a file.
 //!
@@ -15,6 +15,7 @@ pub mod ema;
 pub mod evaluations;
 pub mod export;
 mod faults;
+pub mod label_smoothing;
 pub mod metrics;
 pub mod optimizer;
 pub mod options;
@@ -69,6 +70,8 @@ pub struct ResumeChanges {
     pub lecam: Option<f64>,
     /// `--sliced-matching`: the weight of sliced matching in the generator's loss.
     pub sliced_matching: Option<f64>,
+    /// `--real-label`: the discriminator's target for real images.
+    pub real_label: Option<f64>,
 }
 
 impl ResumeChanges {
@@ -79,6 +82,7 @@ impl ResumeChanges {
         options.top_k = self.top_k.unwrap_or(options.top_k);
         options.regularizers.lecam = self.lecam.unwrap_or(options.regularizers.lecam);
         options.regularizers.sliced_matching = self.sliced_matching.unwrap_or(options.regularizers.sliced_matching);
+        options.real_label = self.real_label.unwrap_or(options.real_label);
         options
     }
 }
@@ -132,8 +136,8 @@ mod tests {
         let saved = TrainOptions { lr_decay: 100, top_k: 0.5, ..TrainOptions::recipe(Recipe::SmallData, PathBuf::from("crops"), 16, 64) };
         let kept = ResumeChanges::default().apply(saved.clone());
         assert_eq!(format!("{kept:?}"), format!("{saved:?}"));
-        let changed = ResumeChanges { epochs: Some(7), lecam: Some(0.3), sliced_matching: Some(1.0), ..Default::default() }.apply(saved.clone());
+        let changed = ResumeChanges { epochs: Some(7), lecam: Some(0.3), sliced_matching: Some(1.0), real_label: Some(0.9), ..Default::default() }.apply(saved.clone());
         assert_eq!((changed.epochs, changed.regularizers.lecam, changed.lr_decay, changed.top_k), (7, 0.3, 100, 0.5));
-        assert_eq!(changed.regularizers.sliced_matching, 1.0);
+        assert_eq!((changed.regularizers.sliced_matching, changed.real_label), (1.0, 0.9));
     }
 }

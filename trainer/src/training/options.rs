@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 use super::diffaugment::DiffAugment;
+use super::label_smoothing;
 use super::regularizers::Regularizers;
 use super::top_k;
 
@@ -61,10 +62,18 @@ pub struct TrainOptions {
     /// older runs); see [`TrainOptions::discriminator_width`].
     #[serde(default)]
     pub disc_width: Option<usize>,
+    /// The discriminator's target for real images (1: none, as in older runs); see
+    /// [`label_smoothing`](super::label_smoothing).
+    #[serde(default = "no_smoothing")]
+    pub real_label: f64,
 }
 
 fn all_fakes() -> f64 {
     top_k::ALL_FAKES
+}
+
+fn no_smoothing() -> f64 {
+    label_smoothing::NO_SMOOTHING
 }
 
 /// A starting point for the options that shape training.
@@ -125,6 +134,7 @@ impl TrainOptions {
             lr_decay: 0,
             top_k: top_k::ALL_FAKES,
             disc_width: None,
+            real_label: label_smoothing::NO_SMOOTHING,
         }
     }
 
@@ -189,6 +199,7 @@ impl TrainOptions {
             }
         }
         top_k::validate(self.top_k)?;
+        label_smoothing::validate(self.real_label)?;
         self.regularizers.validate()
     }
 
@@ -205,7 +216,7 @@ impl TrainOptions {
     /// One line saying how this run trains beyond the article's loop.
     pub fn recipe_line(&self) -> String {
         format!(
-            "recipe: DiffAugment {} · generator EMA {} · regularisers {} · evaluation {}{}{}{}",
+            "recipe: DiffAugment {} · generator EMA {} · regularisers {} · evaluation {}{}{}{}{}",
             self.diffaugment,
             self.ema_decay.map_or("off".to_string(), |d| d.to_string()),
             self.regularizers.describe(),
@@ -215,7 +226,8 @@ impl TrainOptions {
             match self.disc_width {
                 Some(width) if width != self.width => format!(" · discriminator width {width}"),
                 _ => String::new(),
-            }
+            },
+            if self.real_label == label_smoothing::NO_SMOOTHING { String::new() } else { format!(" · real images' target {}", self.real_label) }
         )
     }
 }

@@ -1,8 +1,10 @@
-//! One GAN step: the discriminator learns with an MSE loss (real → 1, fake → 0), then the
-//! generator by feature matching on the discriminator's 1024-d feature layer (or, with
-//! `--g-loss lsgan`, the seed code's MSE(D(G(z)), 1)); each with the [`regularizers`] the
-//! options weigh in, the generator from the share of its fakes `--top-k` keeps ([`top_k`]).
+//! One GAN step: the discriminator learns with an MSE loss (real → 1, or `--real-label`'s
+//! [`label_smoothing`]; fake → 0), then the generator by feature matching on the
+//! discriminator's 1024-d feature layer (or, with `--g-loss lsgan`, the seed code's
+//! MSE(D(G(z)), 1)); each with the [`regularizers`] the options weigh in, the generator from the
+//! share of its fakes `--top-k` keeps ([`top_k`]).
 //!
+//! [`label_smoothing`]: super::label_smoothing
 //! [`regularizers`]: super::regularizers
 //! [`top_k`]: super::top_k
 
@@ -14,6 +16,7 @@ use burn::tensor::{Device, Gradients, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
 use super::checkpoint::TrainingState;
+use super::label_smoothing::real_targets;
 use super::options::{GeneratorLoss, TrainOptions};
 use super::regularizers::{LecamAnchors, consistency_penalty};
 use super::schedule::LearningRates;
@@ -60,7 +63,8 @@ pub enum Phase {
     OptimizerStep,
 }
 
-/// One GAN step: the discriminator learns (real → 1, fake → 0, MSE), then the generator, through
+/// One GAN step: the discriminator learns (real → `--real-label`, 1 by default; fake → 0; MSE),
+/// then the generator, through
 /// the updated discriminator as the reference does. Everything the discriminator sees passes
 /// through `--diffaugment` (drawn from `augment_rng`), the generator's fakes with their gradient.
 /// Both networks learn at `rates` (the options' rates, or their decayed values late in a run).
@@ -89,7 +93,7 @@ pub fn train_step(
     let (on_real, real_map) = parts.discriminator.forward_with_map(seen_real.clone());
     let on_fake = parts.discriminator.forward(augment(fake.clone().detach()));
     let (p_real, p_fake) = (on_real.real_probability, on_fake.real_probability);
-    let mut d_loss = (mse.forward(p_real.clone(), p_real.ones_like(), Reduction::Mean)
+    let mut d_loss = (mse.forward(p_real.clone(), real_targets(&p_real, options.real_label), Reduction::Mean)
         + mse.forward(p_fake.clone(), p_fake.zeros_like(), Reduction::Mean))
         / 2.0;
     if weights.lecam > 0.0 {
@@ -162,15 +166,25 @@ pub fn noise_batch(plan: &BatchPlan, step: u64, batch: usize, latent_dim: usize,
 mod tests {
     use super::*;
     use crate::training::decoder::SelfSupervision;
+    use crate::training::label_smoothing;
     use crate::training::optimizer::adam;
     use crate::training::regularizers::Regularizers;
     use atelier_shared::{DiscriminatorConfig, GeneratorConfig, IMAGE_SIZE};
     use rand::SeedableRng;
     use std::path::PathBuf;
+    use std::sync::Mutex;
 
     /// One step from the same networks, images and noise with `regularizers`: its scalars and
     /// LeCam's averages after it.
     fn one_step(regularizers: Regularizers) -> (StepMetrics, Option<[f32; 2]>) {
+        one_step_with(regularizers, label_smoothing::NO_SMOOTHING)
+    }
+
+    /// [`one_step`] with `real_label` as the discriminator's target for real images.
+    fn one_step_with(regularizers: Regularizers, real_label: f64) -> (StepMetrics, Option<[f32; 2]>) {
+        // The device's random numbers are shared by every test: seeded steps take turns.
+        static SEEDED: Mutex<()> = Mutex::new(());
+        let _turn = SEEDED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let device = Device::flex().autodiff();
         device.seed(7);
         let (width, batch) = (4, 4);
@@ -186,7 +200,7 @@ mod tests {
         let real = Tensor::<4>::from_data(TensorData::new(pixels, [batch, 3, IMAGE_SIZE, IMAGE_SIZE]), &device);
         let plan = BatchPlan { seed: 7, batch_size: batch, dataset_len: 8 };
         let noise = noise_batch(&plan, 0, batch, GeneratorConfig::new(width).latent_dim, &device);
-        let options = TrainOptions { regularizers, ..TrainOptions::recipe(super::super::Recipe::SmallData, PathBuf::new(), width, batch) };
+        let options = TrainOptions { regularizers, real_label, ..TrainOptions::recipe(super::super::Recipe::SmallData, PathBuf::new(), width, batch) };
         let mut lecam = LecamAnchors::default();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let (_, scalars) = train_step(parts, real, noise, &options, LearningRates::constant(&options), &mut rng, &mut lecam, &mut |_| {});
@@ -217,6 +231,20 @@ mod tests {
         assert!(sliced.g_loss > plain.g_loss, "{sliced:?} {plain:?}");
         let [real, fake] = averages.expect("LeCam keeps its averages");
         assert!((real - plain.d_real).abs() < 1e-6 && (fake - plain.d_fake).abs() < 1e-6, "{real} {fake} {plain:?}");
+    }
+
+    /// With real images' target at 0.9 the discriminator's loss on them is MSE(D(x), 0.9): per
+    /// image (p − 0.9)² − (p − 1)² = 0.2p − 0.19 more, halved with the fakes' term. The
+    /// judgements it learns from are the plain step's; the generator then meets a discriminator
+    /// that learned otherwise.
+    #[test]
+    fn label_smoothing_moves_the_real_images_target_only() {
+        let (plain, _) = one_step(Regularizers::default());
+        let (smoothed, _) = one_step_with(Regularizers::default(), 0.9);
+        assert_eq!((smoothed.d_real, smoothed.d_fake), (plain.d_real, plain.d_fake));
+        assert_ne!(smoothed.g_loss, plain.g_loss);
+        let expected = plain.d_loss + (0.2 * plain.d_real - 0.19) / 2.0;
+        assert!((smoothed.d_loss - expected).abs() < 1e-5, "{smoothed:?} {plain:?} expected D loss {expected}");
     }
 
     #[test]
