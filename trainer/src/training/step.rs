@@ -64,9 +64,9 @@ pub enum Phase {
 }
 
 /// One GAN step: the discriminator learns (real → `--real-label`, 1 by default; fake → 0; MSE),
-/// then the generator, through
-/// the updated discriminator as the reference does. Everything the discriminator sees passes
-/// through `--diffaugment` (drawn from `augment_rng`), the generator's fakes with their gradient.
+/// then the generator, through the updated discriminator as the reference does. Everything the
+/// discriminator sees passes through `--diffaugment` (drawn from `augment_rng`), the generator's
+/// fakes with their gradient.
 /// Both networks learn at `rates` (the options' rates, or their decayed values late in a run).
 /// `lecam` holds LeCam's running averages between steps (untouched when `--lecam` is 0).
 /// `after` is called at the end of each phase.
