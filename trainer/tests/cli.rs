@@ -199,8 +199,7 @@ fn trained_otherwise_and_resumed(data: &str, plain: &Path, run: &Path, extra: &[
 /// `--lr-decay N` lowers both learning rates over a run's last N steps, and `--top-k` makes the
 /// generator learn from the fakes the discriminator finds most real: each changes what a run
 /// paints. On resume each may change with `--epochs` (as may `--lecam`, `--sliced-matching` and
-/// `--real-label`),
-/// and the run says so: a decay then runs over the run's new end.
+/// `--real-label`), and the run says so: a decay then runs over the run's new end.
 #[test]
 fn learning_options_change_the_painting_and_may_change_on_resume() {
     let dir = tempfile::tempdir().unwrap();
