@@ -68,7 +68,7 @@ mod tests {
         let device = Device::flex();
         let draw = |seed| random_directions(&mut ChaCha8Rng::seed_from_u64(seed), 5, 3, &device);
         let a = draw(1);
-        let norms: Vec<f32> = (a.clone() * a.clone()).sum_dim(0).into_data().to_vec().unwrap();
+        let norms: Vec<f32> = (a.clone() * a.clone()).sum_dim(0).into_data().try_to_vec::<f32>().unwrap();
         assert!(norms.iter().all(|n| (n - 1.0).abs() < 1e-5), "{norms:?}");
         assert_eq!(a.clone().into_data(), draw(1).into_data());
         assert_ne!(a.into_data(), draw(2).into_data());
@@ -114,7 +114,7 @@ mod tests {
         let real = matrix(2, 1, &[4.0, 1.0], &device);
         let loss = sliced_matching_loss(fake.clone(), real, matrix(1, 1, &[1.0], &device));
         let grads = loss.backward();
-        let gradient: Vec<f32> = fake.grad(&grads).unwrap().into_data().to_vec().unwrap();
+        let gradient: Vec<f32> = fake.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
         // 0 pairs with 1 (pulled up: negative gradient), 5 with 4 (pulled down).
         assert!(gradient[0] < 0.0 && gradient[1] > 0.0, "{gradient:?}");
         assert!((gradient[0] + 1.0).abs() < 1e-5 && (gradient[1] - 1.0).abs() < 1e-5, "{gradient:?}");
