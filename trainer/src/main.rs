@@ -207,6 +207,12 @@ struct TrainArgs {
     /// change [default: 1].
     #[arg(long)]
     real_label: Option<f64>,
+    /// The share of the crops to train on, those in which the face detector is most confident at
+    /// the size the evaluation sees portraits (instance selection, DeVries et al. 2020); the
+    /// evaluations still measure against every crop; 1: all. On --resume it may change
+    /// [default: 1].
+    #[arg(long)]
+    instance_selection: Option<f64>,
     /// Discriminator normalisation.
     #[arg(long, value_enum, default_value_t = NormArg::Batch)]
     disc_norm: NormArg,
@@ -225,7 +231,7 @@ struct TrainArgs {
     /// Steps between reading losses back from the device (progress bar, metrics.csv, TensorBoard).
     #[arg(long, default_value_t = training::options::DEFAULT_LOG_EVERY)]
     log_every: u64,
-    /// Continue the run in --run from its last checkpoint (its saved options are used; --epochs may extend it, --lr-decay change how it ends, --top-k, --lecam, --sliced-matching and --real-label how the networks learn from here).
+    /// Continue the run in --run from its last checkpoint (its saved options are used; --epochs may extend it, --lr-decay change how it ends, --top-k, --lecam, --sliced-matching, --real-label and --instance-selection how the networks learn from here).
     #[arg(long, requires = "run")]
     resume: bool,
     /// Stop after this many steps in this invocation (the run stays resumable).
@@ -575,6 +581,7 @@ fn train(args: TrainArgs) -> Result<()> {
         top_k: args.top_k.unwrap_or(recipe.top_k),
         disc_width: args.disc_width,
         real_label: args.real_label.unwrap_or(recipe.real_label),
+        instance_selection: args.instance_selection.unwrap_or(recipe.instance_selection),
     };
     println!("run folder: {}", run.display());
     let outcome = training::train(TrainRequest {
@@ -588,6 +595,7 @@ fn train(args: TrainArgs) -> Result<()> {
             lecam: args.lecam,
             sliced_matching: args.sliced_matching,
             real_label: args.real_label,
+            instance_selection: args.instance_selection,
         },
         device: args.device,
         max_steps: args.max_steps,

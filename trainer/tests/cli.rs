@@ -198,7 +198,8 @@ fn trained_otherwise_and_resumed(data: &str, plain: &Path, run: &Path, extra: &[
 
 /// `--lr-decay N` lowers both learning rates over a run's last N steps, and `--top-k` makes the
 /// generator learn from the fakes the discriminator finds most real: each changes what a run
-/// paints. On resume each may change with `--epochs` (as may `--lecam`, `--sliced-matching` and
+/// paints, as does training on the most face-like share of the crops (`--instance-selection`).
+/// On resume each may change with `--epochs` (as may `--lecam`, `--sliced-matching` and
 /// `--real-label`), and the run says so: a decay then runs over the run's new end.
 #[test]
 fn learning_options_change_the_painting_and_may_change_on_resume() {
@@ -220,6 +221,11 @@ fn learning_options_change_the_painting_and_may_change_on_resume() {
     let out = trained_otherwise_and_resumed(data_s, &plain, &best, &["--top-k", "0.5"], says, &on_resume);
     assert!(!out.contains("best 0.5") && out.contains("regularisers LeCam 0.3 · sliced matching 0.5"), "{out}");
     assert!(out.contains("real images' target 0.9"), "{out}");
+
+    let selected = dir.path().join("selected");
+    let says = "training on the 9 of 11 crops in which the face detector is most confident";
+    let out = trained_otherwise_and_resumed(data_s, &plain, &selected, &["--instance-selection", "0.8"], says, &["--instance-selection", "1"]);
+    assert!(out.contains("now trains on 11 images, it started with 9") && !out.contains("most face-like"), "{out}");
 }
 
 /// `--recipe article` is the article's training exactly: no DiffAugment, no weight average, no
@@ -421,6 +427,10 @@ fn bad_training_input_is_a_clear_error() {
     assert!(err.contains("--disc-width must be at least 1"), "{err}");
     let err = fails(&["train", "--data", data.to_str().unwrap(), "--run", run.to_str().unwrap(), "--real-label", "0.5"]);
     assert!(err.contains("--real-label 0.5"), "{err}");
+    let err = fails(&["train", "--data", data.to_str().unwrap(), "--run", run.to_str().unwrap(), "--instance-selection", "0"]);
+    assert!(err.contains("--instance-selection 0"), "{err}");
+    let err = fails(&["train", "--data", data.to_str().unwrap(), "--run", run.to_str().unwrap(), "--device", "cpu", "--batch-size", "4", "--instance-selection", "0.2"]);
+    assert!(err.contains("--instance-selection 0.2 leaves 3 crops, fewer than one batch of 4"), "{err}");
     let err = fails(&["export", "--run", dir.path().to_str().unwrap(), "--out", dir.path().join("g.bpk").to_str().unwrap()]);
     assert!(err.contains("no checkpoint"), "{err}");
 }

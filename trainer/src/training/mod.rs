@@ -1,7 +1,7 @@
 //! Training: the GAN loop and everything it needs — the [`options`] and recipes, the [`step`],
 //! the generator's weight average ([`ema`]), [`diffaugment`], the losses' optional
-//! [`regularizers`] (FastGAN's [`decoder`], [`sliced_matching`]) and one-sided
-//! [`label_smoothing`], our Adam ([`optimizer`]) and its learning-rate [`schedule`],
+//! [`regularizers`] (FastGAN's [`decoder`], [`sliced_matching`]), one-sided
+//! [`label_smoothing`], the crops it trains on ([`instance_selection`]), our Adam ([`optimizer`]) and its learning-rate [`schedule`],
 //! [`checkpoint`]s, the logs ([`metrics`], [`tensorboard`]), [`samples`] and [`evaluations`]
 //! during training — and [`export`], a run's generator out to a file.
 //!
@@ -16,6 +16,7 @@ pub mod ema;
 pub mod evaluations;
 pub mod export;
 mod faults;
+pub mod instance_selection;
 pub mod label_smoothing;
 pub mod metrics;
 pub mod optimizer;
@@ -57,8 +58,8 @@ pub struct TrainRequest {
 }
 
 /// The options a resumed run may change (each `None` keeps the run's own): how long it goes on
-/// and how it learns from here, never what its saved state depends on (data, widths, batch size,
-/// seed, augmentation, the weight average).
+/// and how it learns from here (including which of the crops it learns from), never what its
+/// saved state depends on (widths, batch size, seed, augmentation, the weight average).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ResumeChanges {
     /// `--epochs`: extends (or ends) the run.
@@ -73,6 +74,8 @@ pub struct ResumeChanges {
     pub sliced_matching: Option<f64>,
     /// `--real-label`: the discriminator's target for real images.
     pub real_label: Option<f64>,
+    /// `--instance-selection`: the share of the crops trained on.
+    pub instance_selection: Option<f64>,
 }
 
 impl ResumeChanges {
@@ -84,6 +87,7 @@ impl ResumeChanges {
         options.regularizers.lecam = self.lecam.unwrap_or(options.regularizers.lecam);
         options.regularizers.sliced_matching = self.sliced_matching.unwrap_or(options.regularizers.sliced_matching);
         options.real_label = self.real_label.unwrap_or(options.real_label);
+        options.instance_selection = self.instance_selection.unwrap_or(options.instance_selection);
         options
     }
 }
@@ -137,8 +141,8 @@ mod tests {
         let saved = TrainOptions { lr_decay: 100, top_k: 0.5, ..TrainOptions::recipe(Recipe::SmallData, PathBuf::from("crops"), 16, 64) };
         let kept = ResumeChanges::default().apply(saved.clone());
         assert_eq!(format!("{kept:?}"), format!("{saved:?}"));
-        let changed = ResumeChanges { epochs: Some(7), lecam: Some(0.3), sliced_matching: Some(1.0), real_label: Some(0.9), ..Default::default() }.apply(saved.clone());
+        let changed = ResumeChanges { epochs: Some(7), lecam: Some(0.3), sliced_matching: Some(1.0), real_label: Some(0.9), instance_selection: Some(0.8), ..Default::default() }.apply(saved.clone());
         assert_eq!((changed.epochs, changed.regularizers.lecam, changed.lr_decay, changed.top_k), (7, 0.3, 100, 0.5));
-        assert_eq!((changed.regularizers.sliced_matching, changed.real_label), (1.0, 0.9));
+        assert_eq!((changed.regularizers.sliced_matching, changed.real_label, changed.instance_selection), (1.0, 0.9, 0.8));
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 use super::diffaugment::DiffAugment;
+use super::instance_selection;
 use super::label_smoothing;
 use super::regularizers::Regularizers;
 use super::top_k;
@@ -66,6 +67,10 @@ pub struct TrainOptions {
     /// [`label_smoothing`](super::label_smoothing).
     #[serde(default = "no_smoothing")]
     pub real_label: f64,
+    /// The share of the crops, those most like a face to the detector, that the run trains on
+    /// (1: all, as in older runs); see [`instance_selection`](super::instance_selection).
+    #[serde(default = "all_crops")]
+    pub instance_selection: f64,
 }
 
 fn all_fakes() -> f64 {
@@ -74,6 +79,10 @@ fn all_fakes() -> f64 {
 
 fn no_smoothing() -> f64 {
     label_smoothing::NO_SMOOTHING
+}
+
+fn all_crops() -> f64 {
+    instance_selection::ALL_CROPS
 }
 
 /// A starting point for the options that shape training.
@@ -135,6 +144,7 @@ impl TrainOptions {
             top_k: top_k::ALL_FAKES,
             disc_width: None,
             real_label: label_smoothing::NO_SMOOTHING,
+            instance_selection: instance_selection::ALL_CROPS,
         }
     }
 
@@ -200,6 +210,7 @@ impl TrainOptions {
         }
         top_k::validate(self.top_k)?;
         label_smoothing::validate(self.real_label)?;
+        instance_selection::validate(self.instance_selection)?;
         self.regularizers.validate()
     }
 
@@ -216,7 +227,7 @@ impl TrainOptions {
     /// One line saying how this run trains beyond the article's loop.
     pub fn recipe_line(&self) -> String {
         format!(
-            "recipe: DiffAugment {} · generator EMA {} · regularisers {} · evaluation {}{}{}{}{}",
+            "recipe: DiffAugment {} · generator EMA {} · regularisers {} · evaluation {}{}{}{}{}{}",
             self.diffaugment,
             self.ema_decay.map_or("off".to_string(), |d| d.to_string()),
             self.regularizers.describe(),
@@ -227,7 +238,12 @@ impl TrainOptions {
                 Some(width) if width != self.width => format!(" · discriminator width {width}"),
                 _ => String::new(),
             },
-            if self.real_label == label_smoothing::NO_SMOOTHING { String::new() } else { format!(" · real images' target {}", self.real_label) }
+            if self.real_label == label_smoothing::NO_SMOOTHING { String::new() } else { format!(" · real images' target {}", self.real_label) },
+            if self.instance_selection == instance_selection::ALL_CROPS {
+                String::new()
+            } else {
+                format!(" · trains on the most face-like {} of the crops", self.instance_selection)
+            }
         )
     }
 }

@@ -17,6 +17,7 @@ use super::checkpoint::{self, Best, CheckpointState, TrainingState};
 use super::decoder::SelfSupervision;
 use super::ema::GeneratorAverage;
 use super::evaluations::{BEST_GENERATOR_FILE, BackgroundEvaluator, EVAL_PORTRAITS, Finished};
+use super::instance_selection;
 use super::metrics::{MetricsRow, RunLog};
 use super::optimizer::adam;
 use super::options::TrainOptions;
@@ -82,7 +83,12 @@ impl Session {
         std::fs::create_dir_all(&run).with_context(|| format!("cannot create the run folder {}", run.display()))?;
 
         let dataset = Dataset::load(&options.data, IMAGE_SIZE as u32, request.progress)?;
-        check_dataset(&options, &dataset, saved.as_ref().map(|s| s.dataset_len))?;
+        check_dataset(&options, &dataset)?;
+        // The evaluations measure against every crop, whichever the run trains on.
+        let evaluation_crops = (options.eval_every > 0)
+            .then(|| dataset.images.iter().cloned().map(atelier_shared::RgbImage::from).collect::<Vec<_>>());
+        let images = training_images(&options, dataset.images);
+        check_training_set(&options, images.len(), saved.as_ref().map(|s| s.dataset_len))?;
 
         let SelectedDevice { device, description, .. } = crate::device::select(request.device)?;
         println!("device: {description}");
@@ -117,7 +123,7 @@ impl Session {
             (Some(decay), None) => Some(GeneratorAverage::start(&parts.generator, &generator_config, decay)),
         };
 
-        let plan = BatchPlan { seed: options.seed, batch_size: options.batch_size, dataset_len: dataset.images.len() };
+        let plan = BatchPlan { seed: options.seed, batch_size: options.batch_size, dataset_len: images.len() };
         let total_steps = options.epochs * plan.steps_per_epoch();
         let end_step = request.max_steps.map_or(total_steps, |m| (start_step + m).min(total_steps));
         if resume_from.is_none()
@@ -125,9 +131,7 @@ impl Session {
         {
             eprintln!("{warning}");
         }
-        let evaluator = (options.eval_every > 0).then(|| {
-            BackgroundEvaluator::start(dataset.images.iter().cloned().map(atelier_shared::RgbImage::from).collect())
-        });
+        let evaluator = evaluation_crops.map(BackgroundEvaluator::start);
         let log = RunLog::open(&run)?;
         Ok(Self {
             best: saved.as_ref().and_then(|s| s.best),
@@ -135,7 +139,7 @@ impl Session {
             run,
             options,
             plan,
-            images: Arc::new(dataset.images),
+            images: Arc::new(images),
             generator_config,
             discriminator_config,
             train_device,
@@ -354,7 +358,7 @@ fn checkpoint_to_resume(run: &Path, resume: bool) -> Result<Option<checkpoint::F
 }
 
 /// Reports the data set and refuses one training cannot use.
-fn check_dataset(options: &TrainOptions, dataset: &Dataset, started_with: Option<usize>) -> Result<()> {
+fn check_dataset(options: &TrainOptions, dataset: &Dataset) -> Result<()> {
     let root = &options.data;
     println!("data: {} images from {}", dataset.images.len(), root.display());
     if !dataset.unreadable.is_empty() {
@@ -366,14 +370,6 @@ fn check_dataset(options: &TrainOptions, dataset: &Dataset, started_with: Option
             println!("  … and {} more", dataset.unreadable.len() - 20);
         }
     }
-    if let Some(started_with) = started_with
-        && started_with != dataset.images.len()
-    {
-        eprintln!(
-            "warning: the data folder now has {} images, the run started with {started_with}; the batch order changes",
-            dataset.images.len()
-        );
-    }
     if dataset.images.len() < options.batch_size {
         bail!(
             "{} usable images in {}, fewer than one batch of {}; add images or lower --batch-size",
@@ -384,6 +380,41 @@ fn check_dataset(options: &TrainOptions, dataset: &Dataset, started_with: Option
     }
     if options.eval_every > 0 && dataset.images.len() < 4 {
         bail!("evaluation needs at least 4 images in {}; add images or pass --eval-every 0", root.display());
+    }
+    Ok(())
+}
+
+/// The crops the run trains on: every one, or the most face-like share of them
+/// (`--instance-selection`), in the folder's order.
+fn training_images(options: &TrainOptions, crops: Vec<Rgb>) -> Vec<Rgb> {
+    if options.instance_selection >= instance_selection::ALL_CROPS {
+        return crops;
+    }
+    let images: Vec<atelier_shared::RgbImage> = crops.iter().cloned().map(atelier_shared::RgbImage::from).collect();
+    let kept = instance_selection::most_facelike(&images, options.instance_selection);
+    println!(
+        "instance selection: training on the {} of {} crops in which the face detector is most confident",
+        kept.len(),
+        crops.len()
+    );
+    let mut crops: Vec<Option<Rgb>> = crops.into_iter().map(Some).collect();
+    kept.into_iter().map(|i| crops[i].take().expect("each crop is kept once")).collect()
+}
+
+/// Refuses a training set smaller than a batch, and warns when a resumed run's differs in size
+/// from the one it started with (the batch order depends on it).
+fn check_training_set(options: &TrainOptions, len: usize, started_with: Option<usize>) -> Result<()> {
+    if len < options.batch_size {
+        bail!(
+            "--instance-selection {} leaves {len} crops, fewer than one batch of {}; raise it or lower --batch-size",
+            options.instance_selection,
+            options.batch_size
+        );
+    }
+    if let Some(started_with) = started_with
+        && started_with != len
+    {
+        eprintln!("warning: the run now trains on {len} images, it started with {started_with}; the batch order changes");
     }
     Ok(())
 }
