@@ -510,8 +510,10 @@ try {
   const offline = await page.evaluate(() => ({ state: document.body.dataset.state, message: document.getElementById('message').textContent }));
   const diffOffline = worstDifference(await portraitPixels(page), reference42);
   const servedOffline = Object.values(served).reduce((a, b) => a + b, 0) - servedBefore;
-  check(keptForOffline && offline.state === 'ready' && diffOffline === 0 && servedOffline === 0,
-    `a second visit works offline (state ${offline.state}, portrait 42 worst ${diffOffline}/255, ${servedOffline} requests reached the server${offline.message ? `, "${offline.message}"` : ''})`);
+  // Within 1/255 of `trainer sample`, as every other native comparison: WebAssembly and native
+  // code may round a channel that lies on a half differently.
+  check(keptForOffline && offline.state === 'ready' && diffOffline <= 1 && servedOffline === 0,
+    `a second visit works offline (state ${offline.state}, portrait 42 within 1/255 of \`trainer sample\`: worst ${diffOffline}, ${servedOffline} requests reached the server${offline.message ? `, "${offline.message}"` : ''})`);
   await context.setOffline(false);
   await context.close();
 } catch (error) {
