@@ -1,9 +1,10 @@
 //! Training: the GAN loop and everything it needs — the [`options`] and recipes, the [`step`],
 //! the generator's weight average ([`ema`]), [`diffaugment`], the losses' optional
 //! [`regularizers`] (FastGAN's [`decoder`], [`sliced_matching`]), one-sided
-//! [`label_smoothing`], the crops it trains on ([`instance_selection`]), our Adam ([`optimizer`]) and its learning-rate [`schedule`],
-//! [`checkpoint`]s, the logs ([`metrics`], [`tensorboard`]), [`samples`] and [`evaluations`]
-//! during training — and [`export`], a run's generator out to a file.
+//! [`label_smoothing`], the crops it trains on ([`instance_selection`]), our Adam
+//! ([`optimizer`]) and its learning-rate [`schedule`], [`checkpoint`]s, the logs ([`metrics`],
+//! [`tensorboard`]), [`samples`] and [`evaluations`] during training — and [`export`], a run's
+//! generator out to a file.
 //!
 //! Two recipes: the article's exactly, and the default one for small data sets, which adds
 //! DiffAugment to everything the discriminator sees, paints with an average of the generator's
