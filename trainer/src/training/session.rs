@@ -84,10 +84,15 @@ impl Session {
 
         let dataset = Dataset::load(&options.data, IMAGE_SIZE as u32, request.progress)?;
         check_dataset(&options, &dataset)?;
-        // The evaluations measure against every crop, whichever the run trains on.
-        let evaluation_crops = (options.eval_every > 0)
+        // Every crop as an image, once, for what needs them: the evaluations, which measure
+        // against every crop whichever the run trains on, and the face detector's ranking.
+        let selecting = options.instance_selection < instance_selection::ALL_CROPS;
+        let crop_images = (options.eval_every > 0 || selecting)
             .then(|| dataset.images.iter().cloned().map(atelier_shared::RgbImage::from).collect::<Vec<_>>());
-        let images = training_images(&options, dataset.images);
+        let images = match crop_images.as_deref().filter(|_| selecting) {
+            Some(ranked) => most_facelike(&options, dataset.images, ranked),
+            None => dataset.images,
+        };
         check_training_set(&options, images.len(), saved.as_ref().map(|s| s.dataset_len))?;
 
         let SelectedDevice { device, description, .. } = crate::device::select(request.device)?;
@@ -131,7 +136,7 @@ impl Session {
         {
             eprintln!("{warning}");
         }
-        let evaluator = evaluation_crops.map(BackgroundEvaluator::start);
+        let evaluator = crop_images.filter(|_| options.eval_every > 0).map(BackgroundEvaluator::start);
         let log = RunLog::open(&run)?;
         Ok(Self {
             best: saved.as_ref().and_then(|s| s.best),
@@ -384,14 +389,10 @@ fn check_dataset(options: &TrainOptions, dataset: &Dataset) -> Result<()> {
     Ok(())
 }
 
-/// The crops the run trains on: every one, or the most face-like share of them
-/// (`--instance-selection`), in the folder's order.
-fn training_images(options: &TrainOptions, crops: Vec<Rgb>) -> Vec<Rgb> {
-    if options.instance_selection >= instance_selection::ALL_CROPS {
-        return crops;
-    }
-    let images: Vec<atelier_shared::RgbImage> = crops.iter().cloned().map(atelier_shared::RgbImage::from).collect();
-    let kept = instance_selection::most_facelike(&images, options.instance_selection);
+/// The most face-like share of `crops` (`--instance-selection`), in the folder's order, ranked
+/// by the face detector on `as_images`, the same crops as images.
+fn most_facelike(options: &TrainOptions, crops: Vec<Rgb>, as_images: &[atelier_shared::RgbImage]) -> Vec<Rgb> {
+    let kept = instance_selection::most_facelike(as_images, options.instance_selection);
     println!(
         "instance selection: training on the {} of {} crops in which the face detector is most confident",
         kept.len(),
