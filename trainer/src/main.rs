@@ -192,6 +192,11 @@ struct TrainArgs {
     /// change [default: the recipe's].
     #[arg(long)]
     sliced_matching: Option<f64>,
+    /// Weight of mode seeking in the generator's loss: pairs of portraits pushed as far apart as
+    /// their latents, for more varied portraits (Mao et al. 2019); 0: off. On --resume it may
+    /// change [default: the recipe's].
+    #[arg(long)]
+    mode_seeking: Option<f64>,
     /// Steps at the run's end over which both learning rates fall linearly towards 0, so the
     /// networks settle; 0: constant rates. On --resume it may change, with --epochs
     /// [default: 0].
@@ -576,6 +581,7 @@ fn train(args: TrainArgs) -> Result<()> {
             lsgan_term: args.lsgan_term.unwrap_or(recipe.regularizers.lsgan_term),
             reconstruction: args.reconstruction.unwrap_or(recipe.regularizers.reconstruction),
             sliced_matching: args.sliced_matching.unwrap_or(recipe.regularizers.sliced_matching),
+            mode_seeking: args.mode_seeking.unwrap_or(recipe.regularizers.mode_seeking),
         },
         lr_decay: args.lr_decay.unwrap_or(recipe.lr_decay),
         top_k: args.top_k.unwrap_or(recipe.top_k),
@@ -594,6 +600,7 @@ fn train(args: TrainArgs) -> Result<()> {
             top_k: args.top_k,
             lecam: args.lecam,
             sliced_matching: args.sliced_matching,
+            mode_seeking: args.mode_seeking,
             real_label: args.real_label,
             instance_selection: args.instance_selection,
         },

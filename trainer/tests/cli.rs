@@ -148,11 +148,11 @@ fn painted_grid(run: &Path) -> Vec<u8> {
 /// A resumed run continues exactly where it stopped: DiffAugment's draws, the weight average,
 /// LeCam's averages, FastGAN's decoder, the optimisers and the learning rates' decay all come
 /// back, so it paints what an uninterrupted run paints — with the default recipe and with every
-/// regulariser (sliced matching's random directions included), the decay, top-k training and a
-/// discriminator narrower than the generator on.
+/// regulariser (sliced matching's random directions and mode seeking's pairs included), the
+/// decay, top-k training and a discriminator narrower than the generator on.
 #[test]
 fn a_resumed_run_paints_what_an_uninterrupted_one_paints() {
-    let regularized = ["--lecam", "0.3", "--consistency", "10", "--lsgan-term", "0.2", "--reconstruction", "1", "--sliced-matching", "1", "--lr-decay", "3", "--top-k", "0.5", "--disc-width", "4"];
+    let regularized = ["--lecam", "0.3", "--consistency", "10", "--lsgan-term", "0.2", "--reconstruction", "1", "--sliced-matching", "1", "--mode-seeking", "0.05", "--lr-decay", "3", "--top-k", "0.5", "--disc-width", "4"];
     for (name, extra) in [("default", &[][..]), ("regularized", &regularized[..])] {
         let dir = tempfile::tempdir().unwrap();
         let data = raw_image_folder(dir.path());
@@ -162,7 +162,7 @@ fn a_resumed_run_paints_what_an_uninterrupted_one_paints() {
         args.extend(extra);
         let out = ok(&args);
         if !extra.is_empty() {
-            assert!(out.contains("regularisers LeCam 0.3 · consistency 10 · LSGAN term 0.2 · reconstruction 1 · sliced matching 1"), "{out}");
+            assert!(out.contains("regularisers LeCam 0.3 · consistency 10 · LSGAN term 0.2 · reconstruction 1 · sliced matching 1 · mode seeking 0.05"), "{out}");
             assert!(straight.join("checkpoint/decoder.bpk").is_file(), "the decoder is checkpointed");
             assert!(out.contains("· discriminator width 4"), "{out}");
             let state = checkpoint_state(&straight);
@@ -199,8 +199,9 @@ fn trained_otherwise_and_resumed(data: &str, plain: &Path, run: &Path, extra: &[
 /// `--lr-decay N` lowers both learning rates over a run's last N steps, and `--top-k` makes the
 /// generator learn from the fakes the discriminator finds most real: each changes what a run
 /// paints, as does training on the most face-like share of the crops (`--instance-selection`).
-/// On resume each may change with `--epochs` (as may `--lecam`, `--sliced-matching` and
-/// `--real-label`), and the run says so: a decay then runs over the run's new end.
+/// On resume each may change with `--epochs` (as may `--lecam`, `--sliced-matching`,
+/// `--mode-seeking` and `--real-label`), and the run says so: a decay then runs over the run's
+/// new end.
 #[test]
 fn learning_options_change_the_painting_and_may_change_on_resume() {
     let dir = tempfile::tempdir().unwrap();
@@ -217,9 +218,9 @@ fn learning_options_change_the_painting_and_may_change_on_resume() {
 
     let best = dir.path().join("best");
     let says = "the generator learns from the best 0.5 of its fakes";
-    let on_resume = ["--top-k", "1", "--lecam", "0.3", "--sliced-matching", "0.5", "--real-label", "0.9"];
+    let on_resume = ["--top-k", "1", "--lecam", "0.3", "--sliced-matching", "0.5", "--mode-seeking", "0.1", "--real-label", "0.9"];
     let out = trained_otherwise_and_resumed(data_s, &plain, &best, &["--top-k", "0.5"], says, &on_resume);
-    assert!(!out.contains("best 0.5") && out.contains("regularisers LeCam 0.3 · sliced matching 0.5"), "{out}");
+    assert!(!out.contains("best 0.5") && out.contains("regularisers LeCam 0.3 · sliced matching 0.5 · mode seeking 0.1"), "{out}");
     assert!(out.contains("real images' target 0.9"), "{out}");
 
     let selected = dir.path().join("selected");

@@ -19,6 +19,7 @@
 use anyhow::{Result, bail};
 use atelier_shared::{IMAGE_SIZE, RgbImage};
 use burn::tensor::{Device, Tensor, TensorData};
+use indicatif::ProgressBar;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -318,15 +319,24 @@ fn faces_found(images: &[RgbImage]) -> Vec<bool> {
 /// rustface's confidence in the largest face of each image, upscaled to 256 px; `None` where it
 /// finds none.
 pub fn face_scores(images: &[RgbImage]) -> Vec<Option<f64>> {
-    images
+    face_scores_counted(images, &ProgressBar::hidden())
+}
+
+/// [`face_scores`], advancing `bar` by one per image (a few hundred images take about a second).
+pub fn face_scores_counted(images: &[RgbImage], bar: &ProgressBar) -> Vec<Option<f64>> {
+    let scores = images
         .par_iter()
         .map_init(crate::preprocess::detector, |detector, image| {
             let rgb = image::RgbImage::from_raw(image.width as u32, image.height as u32, image.pixels.clone()).expect("a whole image");
             let big = image::imageops::resize(&rgb, FACE_DETECTION_SIDE, FACE_DETECTION_SIDE, image::imageops::FilterType::Triangle);
             let grey = image::DynamicImage::ImageRgb8(big).to_luma8();
-            crate::preprocess::largest_face(detector.as_mut(), &grey).map(|face| face.score)
+            let score = crate::preprocess::largest_face(detector.as_mut(), &grey).map(|face| face.score);
+            bar.inc(1);
+            score
         })
-        .collect()
+        .collect();
+    bar.finish_and_clear();
+    scores
 }
 
 fn share(flags: &[bool]) -> f64 {

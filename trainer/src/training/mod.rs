@@ -1,6 +1,6 @@
 //! Training: the GAN loop and everything it needs — the [`options`] and recipes, the [`step`],
 //! the generator's weight average ([`ema`]), [`diffaugment`], the losses' optional
-//! [`regularizers`] (FastGAN's [`decoder`], [`sliced_matching`]), one-sided
+//! [`regularizers`] (FastGAN's [`decoder`], [`sliced_matching`], [`mode_seeking`]), one-sided
 //! [`label_smoothing`], the crops it trains on ([`instance_selection`]), our Adam
 //! ([`optimizer`]) and its learning-rate [`schedule`], [`checkpoint`]s, the logs ([`metrics`],
 //! [`tensorboard`]), [`samples`] and [`evaluations`] during training — and [`export`], a run's
@@ -20,6 +20,7 @@ mod faults;
 pub mod instance_selection;
 pub mod label_smoothing;
 pub mod metrics;
+pub mod mode_seeking;
 pub mod optimizer;
 pub mod options;
 mod progress;
@@ -73,6 +74,8 @@ pub struct ResumeChanges {
     pub lecam: Option<f64>,
     /// `--sliced-matching`: the weight of sliced matching in the generator's loss.
     pub sliced_matching: Option<f64>,
+    /// `--mode-seeking`: the weight of mode seeking in the generator's loss.
+    pub mode_seeking: Option<f64>,
     /// `--real-label`: the discriminator's target for real images.
     pub real_label: Option<f64>,
     /// `--instance-selection`: the share of the crops trained on.
@@ -87,6 +90,7 @@ impl ResumeChanges {
         options.top_k = self.top_k.unwrap_or(options.top_k);
         options.regularizers.lecam = self.lecam.unwrap_or(options.regularizers.lecam);
         options.regularizers.sliced_matching = self.sliced_matching.unwrap_or(options.regularizers.sliced_matching);
+        options.regularizers.mode_seeking = self.mode_seeking.unwrap_or(options.regularizers.mode_seeking);
         options.real_label = self.real_label.unwrap_or(options.real_label);
         options.instance_selection = self.instance_selection.unwrap_or(options.instance_selection);
         options
@@ -142,8 +146,9 @@ mod tests {
         let saved = TrainOptions { lr_decay: 100, top_k: 0.5, ..TrainOptions::recipe(Recipe::SmallData, PathBuf::from("crops"), 16, 64) };
         let kept = ResumeChanges::default().apply(saved.clone());
         assert_eq!(format!("{kept:?}"), format!("{saved:?}"));
-        let changed = ResumeChanges { epochs: Some(7), lecam: Some(0.3), sliced_matching: Some(1.0), real_label: Some(0.9), instance_selection: Some(0.8), ..Default::default() }.apply(saved.clone());
+        let changed = ResumeChanges { epochs: Some(7), lecam: Some(0.3), sliced_matching: Some(1.0), mode_seeking: Some(0.1), real_label: Some(0.9), instance_selection: Some(0.8), ..Default::default() }.apply(saved.clone());
         assert_eq!((changed.epochs, changed.regularizers.lecam, changed.lr_decay, changed.top_k), (7, 0.3, 100, 0.5));
         assert_eq!((changed.regularizers.sliced_matching, changed.real_label, changed.instance_selection), (1.0, 0.9, 0.8));
+        assert_eq!(changed.regularizers.mode_seeking, 0.1);
     }
 }

@@ -12,6 +12,8 @@
 //!   real batch's mean features.
 //! - **Sliced matching** for the generator: the fakes' features matched to the reals' as whole
 //!   distributions ([`sliced_matching`](super::sliced_matching)), added to feature matching.
+//! - **Mode seeking** for the generator: pairs of portraits kept as far apart as their latents
+//!   ([`mode_seeking`](super::mode_seeking)), added to whichever loss it learns by.
 //!
 //! The discriminator's outputs here are its probabilities (our losses are MSE on them), not
 //! logits as in the papers, so the weights differ from theirs.
@@ -39,6 +41,9 @@ pub struct Regularizers {
     /// Sliced matching's weight on the generator's loss (with feature matching).
     #[serde(default)]
     pub sliced_matching: f64,
+    /// Mode seeking's weight on the generator's loss.
+    #[serde(default)]
+    pub mode_seeking: f64,
 }
 
 /// The decay of LeCam's running averages (the papers' 0.99).
@@ -62,13 +67,14 @@ impl Regularizers {
     }
 
     /// Each regulariser's flag, its name in the recipe line, and its weight.
-    fn each(&self) -> [(&'static str, &'static str, f64); 5] {
+    fn each(&self) -> [(&'static str, &'static str, f64); 6] {
         [
             ("--lecam", "LeCam", self.lecam),
             ("--consistency", "consistency", self.consistency),
             ("--lsgan-term", "LSGAN term", self.lsgan_term),
             ("--reconstruction", "reconstruction", self.reconstruction),
             ("--sliced-matching", "sliced matching", self.sliced_matching),
+            ("--mode-seeking", "mode seeking", self.mode_seeking),
         ]
     }
 }

@@ -90,7 +90,7 @@ impl Session {
         let crop_images = (options.eval_every > 0 || selecting)
             .then(|| dataset.images.iter().cloned().map(atelier_shared::RgbImage::from).collect::<Vec<_>>());
         let images = match crop_images.as_deref().filter(|_| selecting) {
-            Some(ranked) => most_facelike(&options, dataset.images, ranked),
+            Some(ranked) => most_facelike(&options, dataset.images, ranked, request.progress),
             None => dataset.images,
         };
         check_training_set(&options, images.len(), saved.as_ref().map(|s| s.dataset_len))?;
@@ -391,8 +391,8 @@ fn check_dataset(options: &TrainOptions, dataset: &Dataset) -> Result<()> {
 
 /// The most face-like share of `crops` (`--instance-selection`), in the folder's order, ranked
 /// by the face detector on `as_images`, the same crops as images.
-fn most_facelike(options: &TrainOptions, crops: Vec<Rgb>, as_images: &[atelier_shared::RgbImage]) -> Vec<Rgb> {
-    let kept = instance_selection::most_facelike(as_images, options.instance_selection);
+fn most_facelike(options: &TrainOptions, crops: Vec<Rgb>, as_images: &[atelier_shared::RgbImage], progress: bool) -> Vec<Rgb> {
+    let kept = instance_selection::most_facelike(as_images, options.instance_selection, progress);
     println!(
         "instance selection: training on the {} of {} crops in which the face detector is most confident",
         kept.len(),

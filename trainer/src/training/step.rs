@@ -2,9 +2,11 @@
 //! [`label_smoothing`]; fake → 0), then the generator by feature matching on the
 //! discriminator's 1024-d feature layer (or, with `--g-loss lsgan`, the seed code's
 //! MSE(D(G(z)), 1)); each with the [`regularizers`] the options weigh in, the generator from the
-//! share of its fakes `--top-k` keeps ([`top_k`]).
+//! share of its fakes `--top-k` keeps ([`top_k`]) and, with `--mode-seeking`, from all of them
+//! as pairs ([`mode_seeking`]).
 //!
 //! [`label_smoothing`]: super::label_smoothing
+//! [`mode_seeking`]: super::mode_seeking
 //! [`regularizers`]: super::regularizers
 //! [`top_k`]: super::top_k
 
@@ -17,6 +19,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::checkpoint::TrainingState;
 use super::label_smoothing::real_targets;
+use super::mode_seeking::mode_seeking_loss;
 use super::options::{GeneratorLoss, TrainOptions};
 use super::regularizers::{LecamAnchors, consistency_penalty};
 use super::schedule::LearningRates;
@@ -85,6 +88,7 @@ pub fn train_step(
     let mse = MseLoss::new();
     let weights = options.regularizers;
     let mut augment = |images: Tensor<4>| options.diffaugment.apply(images, &mut *augment_rng);
+    let seeking = (weights.mode_seeking > 0.0).then(|| noise.clone());
     let fake = parts.generator.forward(noise);
     after(Phase::GeneratorForward);
 
@@ -120,6 +124,7 @@ pub fn train_step(
 
     // The discriminator's weights are constants in the generator's step: a frozen copy makes the
     // backward pass skip their gradients, which the generator's optimiser would throw away.
+    let seeking = seeking.map(|noise| mode_seeking_loss(fake.clone(), noise) * weights.mode_seeking);
     let judged = parts.discriminator.clone().no_grad().forward(augment(fake));
     let (features, p) = best_fakes(judged.features, judged.real_probability, options.top_k);
     let lsgan = || mse.forward(p.clone(), p.ones_like(), Reduction::Mean);
@@ -137,6 +142,10 @@ pub fn train_step(
             matching
         }
         GeneratorLoss::Lsgan => lsgan(),
+    };
+    let g_loss = match seeking {
+        Some(seeking) => g_loss + seeking,
+        None => g_loss,
     };
     after(Phase::DiscriminatorForward);
     let mut grads = g_loss.clone().backward();
@@ -218,7 +227,8 @@ mod tests {
         let (lsgan, _) = one_step(Regularizers { lsgan_term: 0.2, ..Default::default() });
         let (reconstruction, _) = one_step(Regularizers { reconstruction: 1.0, ..Default::default() });
         let (sliced, _) = one_step(Regularizers { sliced_matching: 1.0, ..Default::default() });
-        for with in [lecam, consistency, lsgan, reconstruction, sliced] {
+        let (seeking, _) = one_step(Regularizers { mode_seeking: 0.1, ..Default::default() });
+        for with in [lecam, consistency, lsgan, reconstruction, sliced, seeking] {
             assert_eq!((with.d_real, with.d_fake), (plain.d_real, plain.d_fake), "{with:?} {plain:?}");
         }
         assert!(lecam.d_loss > plain.d_loss, "{lecam:?} {plain:?}");
@@ -229,6 +239,8 @@ mod tests {
         assert!(lsgan.g_loss > plain.g_loss + 0.01, "{lsgan:?} {plain:?}");
         assert_eq!(sliced.d_loss, plain.d_loss);
         assert!(sliced.g_loss > plain.g_loss, "{sliced:?} {plain:?}");
+        assert_eq!(seeking.d_loss, plain.d_loss);
+        assert!(seeking.g_loss > plain.g_loss + 0.01, "{seeking:?} {plain:?}");
         let [real, fake] = averages.expect("LeCam keeps its averages");
         assert!((real - plain.d_real).abs() < 1e-6 && (fake - plain.d_fake).abs() < 1e-6, "{real} {fake} {plain:?}");
     }
