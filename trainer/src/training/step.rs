@@ -122,9 +122,9 @@ pub fn train_step(
     }
     after(Phase::OptimizerStep);
 
+    let seeking = seeking.map(|noise| mode_seeking_loss(fake.clone(), noise) * weights.mode_seeking);
     // The discriminator's weights are constants in the generator's step: a frozen copy makes the
     // backward pass skip their gradients, which the generator's optimiser would throw away.
-    let seeking = seeking.map(|noise| mode_seeking_loss(fake.clone(), noise) * weights.mode_seeking);
     let judged = parts.discriminator.clone().no_grad().forward(augment(fake));
     let (features, p) = best_fakes(judged.features, judged.real_probability, options.top_k);
     let lsgan = || mse.forward(p.clone(), p.ones_like(), Reduction::Mean);
