@@ -151,7 +151,8 @@ struct TrainArgs {
     #[arg(long)]
     diffaugment: Option<String>,
     /// Decay of the generator's weight average (EMA) that samples and exports paint with; 0 turns
-    /// it off [default: the recipe's, 0.999 / 0.999 / off].
+    /// it off [default: the recipe's, 0.999 / 0.999 / off]. On --resume it may change: the saved
+    /// average goes on with the new decay
     #[arg(long)]
     ema_decay: Option<f64>,
     /// Steps between evaluations of 256 portraits (SWD, face rate, …, in metrics.csv and
@@ -603,6 +604,7 @@ fn train(args: TrainArgs) -> Result<()> {
             mode_seeking: args.mode_seeking,
             real_label: args.real_label,
             instance_selection: args.instance_selection,
+            ema_decay: args.ema_decay,
         },
         device: args.device,
         max_steps: args.max_steps,

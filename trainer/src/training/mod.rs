@@ -60,8 +60,9 @@ pub struct TrainRequest {
 }
 
 /// The options a resumed run may change (each `None` keeps the run's own): how long it goes on
-/// and how it learns from here (including which of the crops it learns from), never what its
-/// saved state depends on (widths, batch size, seed, augmentation, the weight average).
+/// and how it learns from here (including which of the crops it learns from and how long a
+/// memory the weight average keeps), never what its saved state depends on (widths, batch size,
+/// seed, augmentation).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ResumeChanges {
     /// `--epochs`: extends (or ends) the run.
@@ -80,6 +81,9 @@ pub struct ResumeChanges {
     pub real_label: Option<f64>,
     /// `--instance-selection`: the share of the crops trained on.
     pub instance_selection: Option<f64>,
+    /// `--ema-decay`: the weight average's decay from here on (0 turns it off); the saved
+    /// average goes on with it, or one starts at the live weights if the run had none.
+    pub ema_decay: Option<f64>,
 }
 
 impl ResumeChanges {
@@ -93,6 +97,11 @@ impl ResumeChanges {
         options.regularizers.mode_seeking = self.mode_seeking.unwrap_or(options.regularizers.mode_seeking);
         options.real_label = self.real_label.unwrap_or(options.real_label);
         options.instance_selection = self.instance_selection.unwrap_or(options.instance_selection);
+        options.ema_decay = match self.ema_decay {
+            Some(decay) if decay == 0.0 => None,
+            Some(decay) => Some(decay),
+            None => options.ema_decay,
+        };
         options
     }
 }
@@ -146,9 +155,11 @@ mod tests {
         let saved = TrainOptions { lr_decay: 100, top_k: 0.5, ..TrainOptions::recipe(Recipe::SmallData, PathBuf::from("crops"), 16, 64) };
         let kept = ResumeChanges::default().apply(saved.clone());
         assert_eq!(format!("{kept:?}"), format!("{saved:?}"));
-        let changed = ResumeChanges { epochs: Some(7), lecam: Some(0.3), sliced_matching: Some(1.0), mode_seeking: Some(0.1), real_label: Some(0.9), instance_selection: Some(0.8), ..Default::default() }.apply(saved.clone());
+        let changed = ResumeChanges { epochs: Some(7), lecam: Some(0.3), sliced_matching: Some(1.0), mode_seeking: Some(0.1), real_label: Some(0.9), instance_selection: Some(0.8), ema_decay: Some(0.995), ..Default::default() }.apply(saved.clone());
         assert_eq!((changed.epochs, changed.regularizers.lecam, changed.lr_decay, changed.top_k), (7, 0.3, 100, 0.5));
         assert_eq!((changed.regularizers.sliced_matching, changed.real_label, changed.instance_selection), (1.0, 0.9, 0.8));
-        assert_eq!(changed.regularizers.mode_seeking, 0.1);
+        assert_eq!((changed.regularizers.mode_seeking, changed.ema_decay), (0.1, Some(0.995)));
+        let unaveraged = ResumeChanges { ema_decay: Some(0.0), ..Default::default() }.apply(saved.clone());
+        assert_eq!((saved.ema_decay, unaveraged.ema_decay), (Some(options::DEFAULT_EMA_DECAY), None));
     }
 }
