@@ -152,7 +152,7 @@ struct TrainArgs {
     diffaugment: Option<String>,
     /// Decay of the generator's weight average (EMA) that samples and exports paint with; 0 turns
     /// it off [default: the recipe's, 0.999 / 0.999 / off]. On --resume it may change: the saved
-    /// average goes on with the new decay
+    /// average goes on with the new decay.
     #[arg(long)]
     ema_decay: Option<f64>,
     /// Steps between evaluations of 256 portraits (SWD, face rate, …, in metrics.csv and
