@@ -557,11 +557,7 @@ fn train(args: TrainArgs) -> Result<()> {
             Some(text) => training::diffaugment::DiffAugment::parse(text)?,
             None => recipe.diffaugment,
         },
-        ema_decay: match args.ema_decay {
-            Some(decay) if decay == 0.0 => None,
-            Some(decay) => Some(decay),
-            None => recipe.ema_decay,
-        },
+        ema_decay: args.ema_decay.map_or(recipe.ema_decay, training::options::ema_decay_from_flag),
         eval_every: args.eval_every.unwrap_or(recipe.eval_every),
         batch_size: args.batch_size,
         width: args.width,

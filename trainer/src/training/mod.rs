@@ -97,11 +97,7 @@ impl ResumeChanges {
         options.regularizers.mode_seeking = self.mode_seeking.unwrap_or(options.regularizers.mode_seeking);
         options.real_label = self.real_label.unwrap_or(options.real_label);
         options.instance_selection = self.instance_selection.unwrap_or(options.instance_selection);
-        options.ema_decay = match self.ema_decay {
-            Some(decay) if decay == 0.0 => None,
-            Some(decay) => Some(decay),
-            None => options.ema_decay,
-        };
+        options.ema_decay = self.ema_decay.map_or(options.ema_decay, options::ema_decay_from_flag);
         options
     }
 }

@@ -107,6 +107,11 @@ pub const SHORT_RUN_STEPS: u64 = 3000;
 
 /// `--ema-decay`'s value in the small-data recipe.
 pub const DEFAULT_EMA_DECAY: f64 = 0.999;
+
+/// The weight average an `--ema-decay` value asks for: 0 turns it off.
+pub fn ema_decay_from_flag(decay: f64) -> Option<f64> {
+    (decay != 0.0).then_some(decay)
+}
 /// `--eval-every`'s value in the small-data recipe.
 pub const DEFAULT_EVAL_EVERY: u64 = 1000;
 
