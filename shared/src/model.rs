@@ -90,11 +90,21 @@ pub struct DiscriminatorConfig {
     /// Width multiplier `w`: conv layers have w, 2w, 4w and 8w channels.
     pub width: usize,
     pub norm: DiscNorm,
+    /// Images per group of the batch-spread feature ([`with_batch_spread`]); 0: none, as in
+    /// older checkpoints.
+    #[serde(default)]
+    pub minibatch_std: usize,
 }
 
 impl DiscriminatorConfig {
     pub fn new(width: usize, norm: DiscNorm) -> Self {
-        Self { width, norm }
+        Self { width, norm, minibatch_std: 0 }
+    }
+
+    /// The same discriminator, shown each group of `group` images' spread before its feature
+    /// layer (0: not).
+    pub fn with_minibatch_std(self, group: usize) -> Self {
+        Self { minibatch_std: group, ..self }
     }
 
     pub fn init(&self, device: &Device) -> Discriminator {
@@ -121,12 +131,14 @@ impl DiscriminatorConfig {
                 },
             })
             .collect();
-        let flat = 8 * w * 4 * 4;
+        let spread_channels = usize::from(self.minibatch_std > 0);
+        let flat = (8 * w + spread_channels) * 4 * 4;
         Discriminator {
             input: conv(3, w, true),
             blocks,
             features: LinearConfig::new(flat, FEATURE_DIM).init(device),
             head: LinearConfig::new(FEATURE_DIM, 1).init(device),
+            minibatch_std: self.minibatch_std,
         }
     }
 }
@@ -243,6 +255,7 @@ pub struct Discriminator {
     blocks: Vec<DiscBlock>,
     features: Linear,
     head: Linear,
+    minibatch_std: usize,
 }
 
 impl Discriminator {
@@ -261,6 +274,9 @@ impl Discriminator {
                 map = Some(x.clone());
             }
         }
+        if self.minibatch_std > 0 {
+            x = with_batch_spread(x, self.minibatch_std);
+        }
         let features = self.features.forward(x.flatten(1, 3));
         let logit = self.head.forward(leaky(features.clone()));
         let map = map.expect("a 64×64 input passes through an 8×8 layer");
@@ -270,6 +286,26 @@ impl Discriminator {
 
 /// Side of the discriminator's hidden map that [`Discriminator::forward_with_map`] returns.
 pub const MAP_SIZE: usize = 8;
+
+/// `x` with one more channel: the minibatch standard deviation (ProGAN, Karras et al. 2018).
+/// The batch is split into groups of `group` images (images i, i + n/group, …, as ProGAN's
+/// code does; fewer when `group` does not divide the batch); each image's new channel holds its
+/// group's standard deviation across images, averaged over every channel and position.
+///
+/// Why: a generator that paints a few faces for many latents shows the discriminator a spread
+/// well below the real batches'. With it among the features the generator matches, feature
+/// matching asks for the real crops' variety too, and the shipped generator is unchanged.
+pub fn with_batch_spread(x: Tensor<4>, group: usize) -> Tensor<4> {
+    let [batch, channels, height, width] = x.dims();
+    let group = (1..=group.min(batch)).rev().find(|size| batch % size == 0).unwrap_or(1);
+    let groups = batch / group;
+    let members = x.clone().reshape([group, groups, channels * height * width]);
+    let centred = members.clone() - members.mean_dim(0);
+    // ε inside the root keeps its gradient finite where a group's images agree exactly.
+    let spread = (centred.clone() * centred).mean_dim(0).add_scalar(1e-8).sqrt().mean_dim(2);
+    let spread = spread.repeat_dim(0, group).repeat_dim(2, height * width).reshape([batch, 1, height, width]);
+    Tensor::cat(vec![x, spread], 1)
+}
 
 /// LeakyReLU(0.2), through the one-pass CPU kernel where it applies.
 fn leaky<const D: usize>(x: Tensor<D>) -> Tensor<D> {
@@ -422,6 +458,43 @@ mod tests {
             }
         }
         assert_ne!(first, second, "different batches, different statistics");
+    }
+
+    /// The spread channel holds each group's standard deviation across its images (groups of
+    /// images i, i + n/group, …), the same at every position; the discriminator that sees it
+    /// judges an image by its group, the one without it by the image alone.
+    #[test]
+    fn the_batch_spread_is_each_groups_standard_deviation() {
+        let device = Device::flex();
+        // Four images of one channel at 1×2: groups {0, 2} and {1, 3}.
+        let values = [0.0f32, 0.0, 1.0, 3.0, 2.0, 4.0, 5.0, 3.0];
+        let x = Tensor::<4>::from_data(burn::tensor::TensorData::new(values.to_vec(), [4, 1, 1, 2]), &device);
+        let out: Vec<f32> = with_batch_spread(x.clone(), 2).into_data().try_to_vec().unwrap();
+        assert_eq!(&out[..2], &values[..2], "the image itself comes first");
+        // Group {0, 2}: positions (0, 2) and (0, 4), population deviations 1 and 2 → 1.5.
+        // Group {1, 3}: positions (1, 5) and (3, 3) → 2 and 0 → 1.
+        let spread_of = |image: usize| &out[image * 4 + 2..image * 4 + 4];
+        for (image, expected) in [(0, 1.5), (1, 1.0), (2, 1.5), (3, 1.0)] {
+            for value in spread_of(image) {
+                assert!((value - expected).abs() < 1e-3, "image {image}: spread {value}, expected {expected}");
+            }
+        }
+        // A group that does not divide the batch shrinks to the largest that does (3 → 2 for 4
+        // images); with groups of one, each image is alone and its spread ~0.
+        let shrunk: Vec<f32> = with_batch_spread(x.clone(), 3).into_data().try_to_vec().unwrap();
+        assert_eq!(shrunk, out);
+        let alone: Vec<f32> = with_batch_spread(x.slice([0..3]), 5).into_data().try_to_vec().unwrap();
+        assert!(alone.chunks(4).all(|image| image[2].abs() > 0.5), "3 images, groups of 5 → one group of 3: {alone:?}");
+        let single: Vec<f32> = with_batch_spread(Tensor::<4>::ones([1, 1, 1, 2], &device), 2).into_data().try_to_vec().unwrap();
+        assert!(single[2].abs() < 1e-3, "{single:?}");
+
+        let images = Tensor::<4>::random([4, 3, IMAGE_SIZE, IMAGE_SIZE], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device);
+        let other_neighbour = images.clone().slice_assign([2..3], Tensor::zeros([1, 3, IMAGE_SIZE, IMAGE_SIZE], &device));
+        let first_features = |d: &Discriminator, batch: Tensor<4>| -> Vec<f32> { d.forward(batch).features.slice([0..1]).into_data().try_to_vec().unwrap() };
+        let spread = DiscriminatorConfig::new(4, DiscNorm::Batch).with_minibatch_std(2).init(&device);
+        assert_ne!(first_features(&spread, images.clone()), first_features(&spread, other_neighbour.clone()), "image 0's group mate changed, its features did not");
+        let plain = DiscriminatorConfig::new(4, DiscNorm::Batch).init(&device);
+        assert_eq!(first_features(&plain, images), first_features(&plain, other_neighbour), "without the spread an image is judged alone");
     }
 
     #[test]

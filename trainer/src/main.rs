@@ -219,6 +219,11 @@ struct TrainArgs {
     /// [default: 1].
     #[arg(long)]
     instance_selection: Option<f64>,
+    /// Images per group whose spread (the minibatch standard deviation, Karras et al. 2018) the
+    /// discriminator sees before its feature layer, so feature matching asks the generator for
+    /// the real crops' variety too; 0: off. A new discriminator: not on --resume [default: 0].
+    #[arg(long, default_value_t = 0)]
+    minibatch_std: usize,
     /// Discriminator normalisation.
     #[arg(long, value_enum, default_value_t = NormArg::Batch)]
     disc_norm: NormArg,
@@ -585,6 +590,7 @@ fn train(args: TrainArgs) -> Result<()> {
         disc_width: args.disc_width,
         real_label: args.real_label.unwrap_or(recipe.real_label),
         instance_selection: args.instance_selection.unwrap_or(recipe.instance_selection),
+        minibatch_std: args.minibatch_std,
     };
     println!("run folder: {}", run.display());
     let outcome = training::train(TrainRequest {

@@ -201,7 +201,8 @@ fn trained_otherwise_and_resumed(data: &str, plain: &Path, run: &Path, extra: &[
 /// paints, as does training on the most face-like share of the crops (`--instance-selection`).
 /// On resume each may change with `--epochs` (as may `--lecam`, `--sliced-matching`,
 /// `--mode-seeking`, `--real-label` and `--ema-decay`), and the run says so: a decay then runs
-/// over the run's new end.
+/// over the run's new end. A discriminator that sees the batch's spread (`--minibatch-std`)
+/// paints otherwise too, and resumes.
 #[test]
 fn learning_options_change_the_painting_and_may_change_on_resume() {
     let dir = tempfile::tempdir().unwrap();
@@ -227,6 +228,16 @@ fn learning_options_change_the_painting_and_may_change_on_resume() {
     let says = "training on the 9 of 11 crops in which the face detector is most confident";
     let out = trained_otherwise_and_resumed(data_s, &plain, &selected, &["--instance-selection", "0.8"], says, &["--instance-selection", "1"]);
     assert!(out.contains("now trains on 11 images, it started with 9") && !out.contains("most face-like"), "{out}");
+
+    // The batch's spread widens the discriminator's feature layer: the resumed run loads it.
+    let spread = dir.path().join("spread");
+    let says = "the discriminator sees the spread of each 2 images";
+    let out = trained_otherwise_and_resumed(data_s, &plain, &spread, &["--minibatch-std", "2"], says, &[]);
+    assert!(out.contains(says), "{out}");
+    let lonely = dir.path().join("lonely");
+    let mut args = train_args(data_s, lonely.to_str().unwrap(), "cpu");
+    args.extend(["--minibatch-std", "1"]);
+    assert!(fails(&args).contains("--minibatch-std 1"));
 }
 
 /// `--recipe article` is the article's training exactly: no DiffAugment, no weight average, no

@@ -71,6 +71,10 @@ pub struct TrainOptions {
     /// (1: all, as in older runs); see [`instance_selection`](super::instance_selection).
     #[serde(default = "all_crops")]
     pub instance_selection: f64,
+    /// Images per group whose spread the discriminator sees before its feature layer (0: none,
+    /// as in older runs); see [`atelier_shared::model::with_batch_spread`].
+    #[serde(default)]
+    pub minibatch_std: usize,
 }
 
 fn all_fakes() -> f64 {
@@ -150,6 +154,7 @@ impl TrainOptions {
             disc_width: None,
             real_label: label_smoothing::NO_SMOOTHING,
             instance_selection: instance_selection::ALL_CROPS,
+            minibatch_std: 0,
         }
     }
 
@@ -203,6 +208,13 @@ impl TrainOptions {
         if self.batch_size < 2 {
             bail!("--batch-size must be at least 2 (BatchNorm needs more than one image)");
         }
+        if self.minibatch_std == 1 || self.minibatch_std > self.batch_size {
+            bail!(
+                "--minibatch-std {} is not usable: a group is 2 to --batch-size ({}) images, e.g. 4; 0 turns it off",
+                self.minibatch_std,
+                self.batch_size
+            );
+        }
         if let Some(decay) = self.ema_decay
             && !(decay > 0.0 && decay < 1.0)
         {
@@ -232,7 +244,7 @@ impl TrainOptions {
     /// One line saying how this run trains beyond the article's loop.
     pub fn recipe_line(&self) -> String {
         format!(
-            "recipe: DiffAugment {} · generator EMA {} · regularisers {} · evaluation {}{}{}{}{}{}",
+            "recipe: DiffAugment {} · generator EMA {} · regularisers {} · evaluation {}{}{}{}{}{}{}",
             self.diffaugment,
             self.ema_decay.map_or("off".to_string(), |d| d.to_string()),
             self.regularizers.describe(),
@@ -248,6 +260,11 @@ impl TrainOptions {
                 String::new()
             } else {
                 format!(" · trains on the most face-like {} of the crops", self.instance_selection)
+            },
+            if self.minibatch_std == 0 {
+                String::new()
+            } else {
+                format!(" · the discriminator sees the spread of each {} images", self.minibatch_std)
             }
         )
     }

@@ -102,7 +102,7 @@ impl Session {
         let train_device = device.autodiff();
 
         let generator_config = GeneratorConfig::new(options.width);
-        let discriminator_config = DiscriminatorConfig::new(options.discriminator_width(), options.disc_norm);
+        let discriminator_config = DiscriminatorConfig::new(options.discriminator_width(), options.disc_norm).with_minibatch_std(options.minibatch_std);
         let fresh = TrainingState {
             generator: generator_config.init(&train_device),
             discriminator: discriminator_config.init(&train_device),
