@@ -116,6 +116,7 @@ pub const DEFAULT_EMA_DECAY: f64 = 0.999;
 pub fn ema_decay_from_flag(decay: f64) -> Option<f64> {
     (decay != 0.0).then_some(decay)
 }
+
 /// `--eval-every`'s value in the small-data recipe.
 pub const DEFAULT_EVAL_EVERY: u64 = 1000;
 
