@@ -43,6 +43,18 @@ fn keep_freed_memory() {
     unsafe { libmimalloc_sys::mi_option_set(MIMALLOC_PURGE_DELAY, -1) };
 }
 
+/// Makes burn's default device its CPU backend, unless `BURN_DEVICE` says otherwise. burn loads
+/// a checkpoint's Adam states on the default device, which would otherwise be wgpu's: a resumed
+/// CPU run started a GPU context (on machines without a GPU, Vulkan's software drivers, with their
+/// complaints on stderr). The states move to their parameters' device at the next step, so a GPU
+/// run loses nothing; everything else here names its device.
+fn load_optimizer_states_on_the_cpu() {
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        // SAFETY: called first in `main`, before any thread exists to read the environment.
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
+}
+
 #[derive(Parser)]
 #[command(name = "trainer", version, about = "Train a portrait-painting GAN and sample portraits from it")]
 struct Cli {
@@ -418,6 +430,7 @@ struct DirectionsArgs {
 
 fn main() {
     keep_freed_memory();
+    load_optimizer_states_on_the_cpu();
     if let Err(error) = run(Cli::parse()) {
         eprintln!("error: {error:#}");
         std::process::exit(1);
