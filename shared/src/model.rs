@@ -483,7 +483,7 @@ mod tests {
             }
         }
         // A group that does not divide the batch shrinks to the largest that does (3 → 2 for 4
-        // images); with groups of one, each image is alone and its spread ~0.
+        // images; 5 → 3 for 3 images); a batch of one image has a spread of ~0.
         let shrunk: Vec<f32> = with_batch_spread(x.clone(), 3).into_data().try_to_vec().unwrap();
         assert_eq!(shrunk, out);
         let alone: Vec<f32> = with_batch_spread(x.slice([0..3]), 5).into_data().try_to_vec().unwrap();

@@ -50,7 +50,7 @@ fn keep_freed_memory() {
 /// run loses nothing; everything else here names its device.
 fn load_optimizer_states_on_the_cpu() {
     if std::env::var_os("BURN_DEVICE").is_none() {
-        // SAFETY: called first in `main`, before any thread exists to read the environment.
+        // SAFETY: called at the top of `main`, before any thread exists to read the environment.
         unsafe { std::env::set_var("BURN_DEVICE", "flex") };
     }
 }
@@ -233,7 +233,7 @@ struct TrainArgs {
     instance_selection: Option<f64>,
     /// Images per group whose spread (the minibatch standard deviation, Karras et al. 2018) the
     /// discriminator sees before its feature layer, so feature matching asks the generator for
-    /// the real crops' variety too; 0: off. A new discriminator: not on --resume [default: 0].
+    /// the real crops' variety too; 0: off. A new discriminator: not on --resume.
     #[arg(long, default_value_t = 0)]
     minibatch_std: usize,
     /// Discriminator normalisation.
