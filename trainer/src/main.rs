@@ -169,7 +169,7 @@ struct TrainArgs {
     ema_decay: Option<f64>,
     /// Steps between evaluations of 256 portraits (SWD, face rate, …, in metrics.csv and
     /// TensorBoard; the best generator is kept as generator-best.bpk); 0: never [default: the
-    /// recipe's, 1000 / 1000 / 0].
+    /// recipe's, 1000 / 1000 / 0]. On --resume it may change.
     #[arg(long)]
     eval_every: Option<u64>,
     /// Generator learning rate (Adam, β = (0.5, 0.99), ε = 1e-8) [default: the recipe's, 1e-4 /
@@ -245,16 +245,17 @@ struct TrainArgs {
     /// Where to train.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
-    /// Steps between checkpoints.
-    #[arg(long, default_value_t = training::options::DEFAULT_CHECKPOINT_EVERY)]
-    checkpoint_every: u64,
-    /// Steps between sample grids.
-    #[arg(long, default_value_t = training::options::DEFAULT_SAMPLE_EVERY)]
-    sample_every: u64,
-    /// Steps between reading losses back from the device (progress bar, metrics.csv, TensorBoard).
-    #[arg(long, default_value_t = training::options::DEFAULT_LOG_EVERY)]
-    log_every: u64,
-    /// Continue the run in --run from its last checkpoint (its saved options are used; --epochs may extend it, --lr-decay change how it ends, --top-k, --lecam, --sliced-matching, --real-label and --instance-selection how the networks learn from here).
+    /// Steps between checkpoints [default: 500]. On --resume it may change.
+    #[arg(long)]
+    checkpoint_every: Option<u64>,
+    /// Steps between sample grids [default: 200]. On --resume it may change.
+    #[arg(long)]
+    sample_every: Option<u64>,
+    /// Steps between reading losses back from the device (progress bar, metrics.csv,
+    /// TensorBoard) [default: 10]. On --resume it may change.
+    #[arg(long)]
+    log_every: Option<u64>,
+    /// Continue the run in --run from its last checkpoint (its saved options are used; --epochs may extend it, --lr-decay change how it ends, --top-k, --lecam, --sliced-matching, --mode-seeking, --real-label, --instance-selection and --ema-decay how the networks learn from here, --eval-every, --checkpoint-every, --sample-every and --log-every how often it reports).
     #[arg(long, requires = "run")]
     resume: bool,
     /// Stop after this many steps in this invocation (the run stays resumable).
@@ -587,9 +588,9 @@ fn train(args: TrainArgs) -> Result<()> {
             NormArg::Instance => DiscNorm::Instance,
         },
         seed: args.seed,
-        checkpoint_every: args.checkpoint_every,
-        sample_every: args.sample_every,
-        log_every: args.log_every,
+        checkpoint_every: args.checkpoint_every.unwrap_or(training::options::DEFAULT_CHECKPOINT_EVERY),
+        sample_every: args.sample_every.unwrap_or(training::options::DEFAULT_SAMPLE_EVERY),
+        log_every: args.log_every.unwrap_or(training::options::DEFAULT_LOG_EVERY),
         regularizers: training::regularizers::Regularizers {
             lecam: args.lecam.unwrap_or(recipe.regularizers.lecam),
             consistency: args.consistency.unwrap_or(recipe.regularizers.consistency),
@@ -620,6 +621,10 @@ fn train(args: TrainArgs) -> Result<()> {
             real_label: args.real_label,
             instance_selection: args.instance_selection,
             ema_decay: args.ema_decay,
+            eval_every: args.eval_every,
+            checkpoint_every: args.checkpoint_every,
+            sample_every: args.sample_every,
+            log_every: args.log_every,
         },
         device: args.device,
         max_steps: args.max_steps,

@@ -200,7 +200,8 @@ fn trained_otherwise_and_resumed(data: &str, plain: &Path, run: &Path, extra: &[
 /// generator learn from the fakes the discriminator finds most real: each changes what a run
 /// paints, as does training on the most face-like share of the crops (`--instance-selection`).
 /// On resume each may change with `--epochs` (as may `--lecam`, `--sliced-matching`,
-/// `--mode-seeking`, `--real-label` and `--ema-decay`), and the run says so: a decay then runs
+/// `--mode-seeking`, `--real-label`, `--ema-decay` and how often the run reports, e.g.
+/// `--sample-every`), and the run says so: a decay then runs
 /// over the run's new end. A discriminator that sees the batch's spread (`--minibatch-std`)
 /// paints otherwise too, and resumes.
 #[test]
@@ -219,10 +220,13 @@ fn learning_options_change_the_painting_and_may_change_on_resume() {
 
     let best = dir.path().join("best");
     let says = "the generator learns from the best 0.5 of its fakes";
-    let on_resume = ["--top-k", "1", "--lecam", "0.3", "--sliced-matching", "0.5", "--mode-seeking", "0.1", "--real-label", "0.9", "--ema-decay", "0.995"];
+    let on_resume = ["--top-k", "1", "--lecam", "0.3", "--sliced-matching", "0.5", "--mode-seeking", "0.1", "--real-label", "0.9", "--ema-decay", "0.995", "--sample-every", "1"];
     let out = trained_otherwise_and_resumed(data_s, &plain, &best, &["--top-k", "0.5"], says, &on_resume);
     assert!(!out.contains("best 0.5") && out.contains("regularisers LeCam 0.3 · sliced matching 0.5 · mode seeking 0.1"), "{out}");
     assert!(out.contains("real images' target 0.9") && out.contains("generator EMA 0.995"), "{out}");
+    // How often a run reports may change too: the resumed steps sample every step, not every second.
+    assert!(!best.join("samples/fake-step0000003.png").exists() && best.join("samples/fake-step0000005.png").exists());
+    assert_eq!(checkpoint_state(&best)["options"]["sample_every"], 1);
 
     let selected = dir.path().join("selected");
     let says = "training on the 9 of 11 crops in which the face detector is most confident";

@@ -59,10 +59,10 @@ pub struct TrainRequest {
     pub progress: bool,
 }
 
-/// The options a resumed run may change (each `None` keeps the run's own): how long it goes on
-/// and how it learns from here (including which of the crops it learns from and how long a
-/// memory the weight average keeps), never what its saved state depends on (widths, batch size,
-/// seed, augmentation).
+/// The options a resumed run may change (each `None` keeps the run's own): how long it goes on,
+/// how it learns from here (including which of the crops it learns from and how long a memory
+/// the weight average keeps) and how often it reports, never what its saved state depends on
+/// (widths, batch size, seed, augmentation).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ResumeChanges {
     /// `--epochs`: extends (or ends) the run.
@@ -84,6 +84,14 @@ pub struct ResumeChanges {
     /// `--ema-decay`: the weight average's decay from here on (0 turns it off); the saved
     /// average goes on with it, or one starts at the live weights if the run had none.
     pub ema_decay: Option<f64>,
+    /// `--eval-every`: steps between evaluations (0: none from here on).
+    pub eval_every: Option<u64>,
+    /// `--checkpoint-every`: steps between checkpoints, e.g. closer together near a run's end.
+    pub checkpoint_every: Option<u64>,
+    /// `--sample-every`: steps between sample grids.
+    pub sample_every: Option<u64>,
+    /// `--log-every`: steps between reading the losses back.
+    pub log_every: Option<u64>,
 }
 
 impl ResumeChanges {
@@ -98,6 +106,10 @@ impl ResumeChanges {
         options.real_label = self.real_label.unwrap_or(options.real_label);
         options.instance_selection = self.instance_selection.unwrap_or(options.instance_selection);
         options.ema_decay = self.ema_decay.map_or(options.ema_decay, options::ema_decay_from_flag);
+        options.eval_every = self.eval_every.unwrap_or(options.eval_every);
+        options.checkpoint_every = self.checkpoint_every.unwrap_or(options.checkpoint_every);
+        options.sample_every = self.sample_every.unwrap_or(options.sample_every);
+        options.log_every = self.log_every.unwrap_or(options.log_every);
         options
     }
 }
@@ -155,6 +167,9 @@ mod tests {
         assert_eq!((changed.epochs, changed.regularizers.lecam, changed.lr_decay, changed.top_k), (7, 0.3, 100, 0.5));
         assert_eq!((changed.regularizers.sliced_matching, changed.real_label, changed.instance_selection), (1.0, 0.9, 0.8));
         assert_eq!((changed.regularizers.mode_seeking, changed.ema_decay), (0.1, Some(0.995)));
+        let reporting = ResumeChanges { eval_every: Some(250), checkpoint_every: Some(250), sample_every: Some(50), log_every: Some(5), ..Default::default() }.apply(saved.clone());
+        assert_eq!((reporting.eval_every, reporting.checkpoint_every, reporting.sample_every, reporting.log_every), (250, 250, 50, 5));
+        assert_ne!((saved.eval_every, saved.checkpoint_every, saved.sample_every, saved.log_every), (250, 250, 50, 5));
         let unaveraged = ResumeChanges { ema_decay: Some(0.0), ..Default::default() }.apply(saved.clone());
         assert_eq!((saved.ema_decay, unaveraged.ema_decay), (Some(options::DEFAULT_EMA_DECAY), None));
     }
